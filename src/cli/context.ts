@@ -1,0 +1,24 @@
+import type { Writable } from 'node:stream';
+
+/**
+ * What a command needs from the process, passed in so that only main.ts touches `process`,
+ * and tests can run a command in-process with their own streams.
+ */
+export interface CliContext {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** commands that end with a meaningful non-zero code without an error (e.g. `status`) set it here */
+  exitCode: number;
+  /** true when stdout is a terminal (tables, live progress) */
+  isTTY: boolean;
+}
+
+/** Options every command accepts. */
+export interface GlobalArgs {
+  inventory?: string;
+  json: boolean;
+  'log-level': string;
+  'accept-new-host-keys': boolean;
+}

@@ -1,0 +1,72 @@
+import yargs from 'yargs';
+import { EXIT, ExitError, InternalError } from '../util/errors.js';
+import type { CliContext } from './context.js';
+import { labCommand } from './lab.js';
+
+const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
+4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted.
+Docs: README.md in the etcd-dr package.`;
+
+export function buildCli(argv: string[], ctx: CliContext) {
+  return yargs(argv)
+    .scriptName('etcd-dr')
+    .usage('$0 <command> [options]\n\nRecover, grow and shrink kubespray-style etcd clusters over SSH.')
+    .option('inventory', {
+      alias: 'i',
+      type: 'string',
+      describe: 'inventory file (default: $ETCD_DR_INVENTORY, else ./inventory.yaml)',
+    })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout' })
+    .option('log-level', {
+      type: 'string',
+      default: 'info',
+      choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'],
+      describe: 'level of the readable log lines on stderr (the JSON log file keeps debug)',
+    })
+    .option('accept-new-host-keys', {
+      type: 'boolean',
+      default: false,
+      describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
+    })
+    .command(labCommand(ctx))
+    .demandCommand(1, 'Name a command; see --help.')
+    .strict()
+    .recommendCommands()
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new ExitError(msg ?? 'invalid usage', EXIT.badInput, 'see `etcd-dr --help`');
+    })
+    .help()
+    .version();
+}
+
+/** The CLI entry: returns the process exit code; never calls process.exit itself. */
+export async function main(argv: string[], partial: Partial<CliContext> = {}): Promise<number> {
+  const ctx: CliContext = {
+    stdout: partial.stdout ?? process.stdout,
+    stderr: partial.stderr ?? process.stderr,
+    env: partial.env ?? process.env,
+    cwd: partial.cwd ?? process.cwd(),
+    exitCode: EXIT.ok,
+    isTTY: partial.isTTY ?? Boolean(process.stdout.isTTY),
+  };
+  try {
+    await buildCli(argv, ctx).parseAsync();
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof ExitError) {
+      ctx.stderr.write(`etcd-dr: ${err.message}\n`);
+      if (err.hint) ctx.stderr.write(`  → ${err.hint}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof InternalError || err instanceof Error) {
+      ctx.stderr.write(`etcd-dr: internal error: ${err.stack ?? err.message}\n`);
+      return EXIT.failed;
+    }
+    ctx.stderr.write(`etcd-dr: ${String(err)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,34 @@
+/** The result of one remote command. Failure is decided by `code`, never by stderr having text. */
+export interface ExecResult {
+  /** the command as sent (already quoted), with secrets scrubbed */
+  command: string;
+  /** exit status; null when the command was killed by a signal or timed out */
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** milliseconds */
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface ExecOptions {
+  /** seconds; defaults to the node's `ssh.commandTimeout` */
+  timeout?: number;
+  /** written to the command's stdin, then closed */
+  stdin?: string | Buffer;
+  /** run through `sudo -n` even if the node's `become` is false (or not, when false) */
+  become?: boolean;
+}
+
+/** One open SSH connection to one node, reused for every command of a run. */
+export interface NodeConnection {
+  readonly node: string;
+  /** run an argv (each element quoted by `shellQuote`) */
+  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** run a shell script text as `sh -c <script>` (the script is one quoted argument) */
+  sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** copy a remote file to a local path (streamed); returns bytes and sha256 hex */
+  download(remotePath: string, localPath: string, opts?: { mode?: number }): Promise<{ bytes: number; sha256: string }>;
+  close(): Promise<void>;
+}
