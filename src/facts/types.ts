@@ -1,0 +1,140 @@
+/**
+ * What etcd-dr knows about a cluster, gathered read-only from every node in one pass.
+ * Plans are made from these facts alone; a digest of the parts that matter makes stale plans detectable.
+ * Ids are 16-digit lowercase hex strings everywhere.
+ */
+
+export interface VersionInfo {
+  raw: string;
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+export interface MemberInfo {
+  id: string;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  isLearner: boolean;
+}
+
+/** `endpoint status` of a running member, as it answered for itself. */
+export interface EndpointInfo {
+  memberId: string;
+  clusterId: string;
+  /** '0000000000000000' when it knows no leader */
+  leader: string;
+  isLearner: boolean;
+  raftTerm: number;
+  raftIndex: number;
+  raftAppliedIndex: number;
+  revision: number;
+  dbSize: number;
+  version: string;
+  errors: string[];
+}
+
+/** Snapshot status of a stopped member's db (`etcdctl|etcdutl snapshot status`). */
+export interface DbStatus {
+  revision: number;
+  totalKey: number;
+  totalSize: number;
+  hash: number;
+}
+
+export interface DataDirInfo {
+  path: string;
+  exists: boolean;
+  /** member/snap/db present */
+  hasDb: boolean;
+  dbBytes?: number;
+  walFiles?: number;
+  /** from the WAL metadata record: works on a stopped member */
+  walMemberId?: string;
+  walClusterId?: string;
+  /** only for a stopped member: reading a live db would race etcd */
+  db?: DbStatus;
+  dbError?: string;
+  /** data dirs moved aside by earlier etcd-dr runs (`<dataDir>.etcd-dr-<run id>`) */
+  movedAside: string[];
+}
+
+export interface EnvInfo {
+  path: string;
+  exists: boolean;
+  sha256?: string;
+  /** the cluster-related variables, as the file sets them */
+  vars: Partial<Record<EnvKey, string>>;
+}
+
+export const ENV_KEYS = [
+  'ETCD_NAME',
+  'ETCD_DATA_DIR',
+  'ETCD_INITIAL_CLUSTER',
+  'ETCD_INITIAL_CLUSTER_STATE',
+  'ETCD_INITIAL_CLUSTER_TOKEN',
+  'ETCD_INITIAL_ADVERTISE_PEER_URLS',
+  'ETCD_ADVERTISE_CLIENT_URLS',
+  'ETCD_LISTEN_PEER_URLS',
+  'ETCD_LISTEN_CLIENT_URLS',
+] as const;
+export type EnvKey = (typeof ENV_KEYS)[number];
+
+export type ServiceState = 'active' | 'inactive' | 'failed' | 'activating' | 'deactivating' | 'unknown';
+
+export interface NodeFacts {
+  name: string;
+  host: string;
+  address: string;
+  reachable: boolean;
+  /** why the node could not be reached or probed */
+  error?: string;
+  service: ServiceState;
+  /** an etcd process exists (independent of what the service manager says) */
+  processRunning: boolean;
+  versions: { etcd?: VersionInfo; etcdctl?: VersionInfo; etcdutl?: VersionInfo };
+  env?: EnvInfo;
+  dataDir?: DataDirInfo;
+  /** present when etcd answered `endpoint status` */
+  endpoint?: EndpointInfo;
+  /** the membership as this member sees it (running members only) */
+  members?: MemberInfo[];
+  /** member list's header cluster id */
+  membersClusterId?: string;
+  alarms?: string[];
+  /** `endpoint health` (a linearizable read): the member serves clients */
+  healthy?: boolean;
+  healthError?: string;
+  /** an etcd-dr lock on this node (another run, or a stale one) */
+  lock?: { runId: string; since?: string; holder?: string };
+  /** probe problems that did not stop the probe (a command failed, output unparsable) */
+  warnings: string[];
+  probeMs: number;
+}
+
+export type Verdict = 'healthy' | 'degraded' | 'quorum-lost' | 'inconsistent';
+
+export interface ClusterAssessment {
+  verdict: Verdict;
+  reasons: string[];
+  /** the membership agreed by the running members (voting + learners); empty when none runs */
+  members: MemberInfo[];
+  clusterId?: string;
+  leader?: string;
+  votingCount: number;
+  quorum: number;
+  /** voting members that serve clients */
+  healthyVoting: number;
+  notes: string[];
+}
+
+export interface ClusterFacts {
+  /** inventory file path and cluster name */
+  inventory: { file: string; cluster: string };
+  gatheredAt: string;
+  nodes: NodeFacts[];
+  assessment: ClusterAssessment;
+  /** digest of the facts that a plan depends on (see digestFacts) */
+  digest: string;
+}

@@ -1,0 +1,62 @@
+import { assessCluster, digestFacts, initialClusterNames } from '../../src/facts/assess.js';
+import type { Verdict } from '../../src/facts/types.js';
+import { NAMES3, node } from '../support/facts.js';
+
+describe('assessCluster', () => {
+  const cases: [string, ReturnType<typeof node>[], Verdict, RegExp][] = [
+    ['three healthy members', [node(1), node(2), node(3)], 'healthy', /3 voting members serve clients/],
+    ['one member down', [node(1), node(2), node(3, { running: false })], 'degraded', /2 of 3 voting members serve clients \(down: etcd3\)/],
+    ['one node unreachable', [node(1), node(2), node(3, { reachable: false })], 'degraded', /down: etcd3/],
+    ['all stopped', [node(1, { running: false }), node(2, { running: false }), node(3, { running: false })], 'quorum-lost', /no etcd member is running \(3 reachable, 0 unreachable, 3 with a data dir\)/],
+    [
+      'one running without quorum',
+      [node(1, { healthy: false, leader: 0 }), node(2, { running: false }), node(3, { running: false })],
+      'quorum-lost',
+      /0 of 3 voting members serve clients, 2 are needed/,
+    ],
+    ['cluster id mismatch', [node(1), node(2), node(3, { running: false, clusterId: 'aaaaaaaaaaaaaaaa' })], 'inconsistent', /disagree on the cluster id/],
+    ['membership mismatch', [node(1), node(2), node(3, { members: [1, 3] })], 'inconsistent', /disagree on the membership/],
+    ['env file out of date', [node(1), node(2), node(3, { envCluster: [1, 3] })], 'inconsistent', /etcd3: \/etc\/etcd.env lists \{etcd1, etcd3\}/],
+    ['a learner left behind', [node(1, { learners: [3] }), node(2, { learners: [3] }), node(3, { learners: [3] })], 'degraded', /learner\(s\) not promoted: etcd3/],
+    ['an alarm', [node(1, { alarms: ['NOSPACE'] }), node(2), node(3)], 'degraded', /alarms raised: NOSPACE/],
+    ['lagging member', [node(1, { raftIndex: 9000 }), node(2, { raftIndex: 9000 }), node(3, { raftIndex: 10 })], 'degraded', /lagging .*etcd3/],
+  ];
+  it.each(cases)('%s', (_name, nodes, verdict, reason) => {
+    const a = assessCluster(nodes, NAMES3);
+    expect(a.verdict).toBe(verdict);
+    expect(a.reasons.join('\n')).toMatch(reason);
+  });
+
+  it('counts quorum from voting members only', () => {
+    const l = { learners: [3] };
+    const a = assessCluster([node(1, l), node(2, l), node(3, l)], NAMES3);
+    expect(a.votingCount).toBe(2);
+    expect(a.quorum).toBe(2);
+  });
+
+  it('notes inventory nodes that are not members', () => {
+    const a = assessCluster([node(1), node(2), node(3)], [...NAMES3, 'etcd4']);
+    expect(a.notes).toContain('etcd4 is in the inventory but not a member');
+  });
+});
+
+describe('digestFacts', () => {
+  it('ignores raft indexes and revisions of running members', () => {
+    expect(digestFacts([node(1, { raftIndex: 1 }), node(2)])).toBe(digestFacts([node(1, { raftIndex: 99, revision: 7 }), node(2)]));
+  });
+  it('changes when a stopped member db revision changes', () => {
+    expect(digestFacts([node(1, { running: false, revision: 5 })])).not.toBe(digestFacts([node(1, { running: false, revision: 6 })]));
+  });
+  it('changes when a member starts', () => {
+    expect(digestFacts([node(1, { running: false })])).not.toBe(digestFacts([node(1)]));
+  });
+});
+
+describe('initialClusterNames', () => {
+  it.each([
+    ['etcd1=https://a:2380,etcd2=https://b:2380', ['etcd1', 'etcd2']],
+    ['etcd1=https://a:2380,etcd1=https://a2:2380', ['etcd1']],
+    ['', []],
+    [undefined, []],
+  ])('%s', (v, want) => expect(initialClusterNames(v)).toEqual(want));
+});
