@@ -1,6 +1,11 @@
 /** The validated, normalised inventory: every default applied, every path absolute, `{host}` expanded. */
 
 export interface SshSettings {
+  /**
+   * where SSH connects: `HostName` from ~/.ssh/config when one applies to the node's address, else the
+   * address itself. etcd URLs always use the node's `address`, never this.
+   */
+  sshHost: string;
   user: string;
   port: number;
   /** absolute path; undefined when only ssh-agent (SSH_AUTH_SOCK) is used */
@@ -16,10 +21,13 @@ export interface SshSettings {
   commandTimeout: number;
 }
 
+/** The bastion every connection to the node goes through (OpenSSH's ProxyJump, one hop). */
 export interface JumpHost {
   user: string;
+  /** connect target (already through ~/.ssh/config `HostName`) */
   host: string;
   port: number;
+  /** absolute path; undefined when only ssh-agent is used */
   identityFile?: string;
 }
 
@@ -40,9 +48,9 @@ export interface NodeSpec {
   name: string;
   /** host name, used in certificate file names */
   host: string;
-  /** SSH target and the address in peer/client URLs */
+  /** the address in peer/client URLs (IPv4, IPv6 without brackets, or a DNS name), and the SSH target unless ~/.ssh/config gives a HostName */
   address: string;
-  /** effective SSH settings (inventory defaults, then the node's own `ssh:` overrides, then ~/.ssh/config) */
+  /** effective SSH settings: the node's own `ssh:`, else the inventory's `ssh:`, else ~/.ssh/config, else built-in defaults */
   ssh: SshSettings;
   /** effective etcd settings with `{host}` expanded */
   etcd: EtcdSettings;
@@ -55,10 +63,15 @@ export interface Inventory {
   nodes: NodeSpec[];
 }
 
+/** The address as it goes into a URL: IPv6 literals need brackets there. */
+export function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 export function peerUrl(n: NodeSpec): string {
-  return `${n.etcd.scheme}://${n.address}:${n.etcd.peerPort}`;
+  return `${n.etcd.scheme}://${urlHost(n.address)}:${n.etcd.peerPort}`;
 }
 
 export function clientUrl(n: NodeSpec): string {
-  return `${n.etcd.scheme}://${n.address}:${n.etcd.clientPort}`;
+  return `${n.etcd.scheme}://${urlHost(n.address)}:${n.etcd.clientPort}`;
 }

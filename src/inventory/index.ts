@@ -1,0 +1,7 @@
+export type { EtcdSettings, Inventory, JumpHost, NodeSpec, SshSettings } from './types.js';
+export { clientUrl, peerUrl, urlHost } from './types.js';
+export { loadInventory, resolveInventoryPath, type InventorySource, type LoadInventoryOptions } from './load.js';
+export { DEFAULT_IDENTITY_FILES, ETCD_DEFAULTS, SSH_DEFAULTS, parseInventory, sortProblems, type InventoryContext } from './parse.js';
+export { hostMatches, lookupSshConfig, matchPattern, parseSshConfig, type SshConfig, type SshConfigMatch } from './sshconfig.js';
+export { parseJumpSpec, stringProblem, type StringFormat } from './formats.js';
+export { editDistance, suggest } from './suggest.js';
