@@ -180,6 +180,41 @@ describe('good inventories normalise to exactly this', () => {
   });
 });
 
+describe('YAML conveniences', () => {
+  it('anchors and aliases share a block between nodes; flow mappings work', () => {
+    const text = [
+      'cluster: {name: k2}',
+      'nodes:',
+      '  - {name: etcd1, host: k2-master01, address: 10.0.0.1, ssh: &viaB {port: 2222, jumpHost: ops@b}}',
+      '  - name: etcd2',
+      '    host: k2-master02',
+      '    address: 10.0.0.2',
+      '    ssh: *viaB',
+    ].join('\n');
+    const inv = parseInventory(text, '/srv/k2/inventory.yaml', CTX);
+    const ssh = { port: 2222, jumpHost: { user: 'ops', host: 'b', port: 22 } };
+    expect(inv.nodes).toStrictEqual([node('etcd1', 'k2-master01', '10.0.0.1', ssh), node('etcd2', 'k2-master02', '10.0.0.2', ssh)]);
+  });
+
+  it('an ssh or etcd block with every field commented out is empty, not an error', () => {
+    const text = 'cluster:\n  name: k2\nssh:\n  # user: root\netcd:\nnodes:\n  - name: etcd1\n    host: k2-master01\n    address: 10.0.0.1\n    ssh:\n';
+    expect(parseInventory(text, '/srv/k2/inventory.yaml', CTX).nodes).toStrictEqual([node('etcd1', 'k2-master01', '10.0.0.1')]);
+  });
+
+  it('two members on one machine are fine when ports, data dir, env file and service differ', () => {
+    const text = [
+      'cluster: {name: lab}',
+      'nodes:',
+      '  - {name: a, host: h1, address: 127.0.0.1}',
+      '  - name: b',
+      '    host: h2',
+      '    address: 127.0.0.1',
+      '    etcd: {clientPort: 12379, peerPort: 12380, dataDir: /var/lib/etcd-b, envFile: /etc/etcd-b.env, service: etcd-b}',
+    ].join('\n');
+    expect(parseInventory(text, '/srv/lab.yaml', CTX).nodes.map((n) => n.etcd.peerPort)).toEqual([2380, 12380]);
+  });
+});
+
 describe('default identity file', () => {
   const minimal = readFileSync(join(GOOD, 'minimal.yaml'), 'utf8');
   it.each<[string, NodeJS.ProcessEnv, string[], string | undefined]>([
