@@ -241,7 +241,10 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
     } else if (cfg.proxyJump) {
       const v = cfg.proxyJump.value.replace(/^ssh:\/\//, '');
       if (v.toLowerCase() !== 'none') {
-        if (v.includes(',')) reportSshConfig(cfg.proxyJump, 'ProxyJump', address, `\`${cfg.proxyJump.value}\` chains several jump hosts; etcd-dr supports one: give the last hop as the node's ssh.jumpHost`);
+        if (v.includes(',')) {
+          const last = v.split(',').pop() ?? '';
+          reportSshConfig(cfg.proxyJump, 'ProxyJump', address, `\`${cfg.proxyJump.value}\` chains several jump hosts; etcd-dr goes through one: run it from a host that reaches \`${last}\` directly, with ssh.jumpHost: ${last}`);
+        }
         else {
           const spec = parseJumpSpec(v);
           if ('error' in spec) reportSshConfig(cfg.proxyJump, 'ProxyJump', address, `\`${cfg.proxyJump.value}\` ${spec.error}`);

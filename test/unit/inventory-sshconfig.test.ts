@@ -169,7 +169,7 @@ describe('ssh config problems are reported with the config file and line', () =>
     [
       'a chain of jump hosts',
       'Host 10.0.0.1\n  ProxyJump a,b\n',
-      ['  - /home/ops/.ssh/config:2: ProxyJump: `a,b` chains several jump hosts; etcd-dr supports one: give the last hop as the node\'s ssh.jumpHost (applies to 10.0.0.1)'],
+      ['  - /home/ops/.ssh/config:2: ProxyJump: `a,b` chains several jump hosts; etcd-dr goes through one: run it from a host that reaches `b` directly, with ssh.jumpHost: b (applies to 10.0.0.1)'],
     ],
     [
       'a jump host that needs a jump host itself',
