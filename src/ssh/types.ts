@@ -10,6 +10,9 @@ export interface ExecResult {
   /** milliseconds */
   durationMs: number;
   timedOut: boolean;
+  /** true when stdout went past the output cap and the rest was dropped (the command still ran to its end) */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
 }
 
 export interface ExecOptions {
@@ -18,6 +21,23 @@ export interface ExecOptions {
   /** written to the command's stdin, then closed */
   stdin?: string | Buffer;
   /** run through `sudo -n` even if the node's `become` is false (or not, when false) */
+  become?: boolean;
+  /**
+   * the caller declares the command idempotent (a read): if the connection drops while it runs, it is
+   * run once more after reconnecting. Without it a dropped connection fails the command with
+   * ConnectionLostError, because a change may or may not have happened on the node.
+   */
+  retryOnDisconnect?: boolean;
+  /** bytes kept of stdout and of stderr each; more is dropped and flagged `…Truncated` (default 64 MiB) */
+  maxOutputBytes?: number;
+}
+
+export interface DownloadOptions {
+  /** mode of the local file (default 0o600); it is created 0600 and changed only once complete */
+  mode?: number;
+  /** seconds; defaults to the node's `ssh.commandTimeout` */
+  timeout?: number;
+  /** read the file through `sudo -n` (default: the node's `become`) */
   become?: boolean;
 }
 
@@ -29,6 +49,6 @@ export interface NodeConnection {
   /** run a shell script text as `sh -c <script>` (the script is one quoted argument) */
   sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
   /** copy a remote file to a local path (streamed); returns bytes and sha256 hex */
-  download(remotePath: string, localPath: string, opts?: { mode?: number }): Promise<{ bytes: number; sha256: string }>;
+  download(remotePath: string, localPath: string, opts?: DownloadOptions): Promise<{ bytes: number; sha256: string }>;
   close(): Promise<void>;
 }
