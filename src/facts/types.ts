@@ -64,6 +64,8 @@ export interface EnvInfo {
   path: string;
   exists: boolean;
   sha256?: string;
+  /** the whole file: plans rewrite it keeping every line they do not change */
+  text?: string;
   /** the cluster-related variables, as the file sets them */
   vars: Partial<Record<EnvKey, string>>;
 }

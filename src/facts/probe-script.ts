@@ -1,0 +1,66 @@
+/**
+ * The read-only probe: one shell script per node, run over one SSH exec, that prints every fact as a
+ * section line `@@etcd-dr <name> <exit code> <base64 output>`. One round trip per node keeps `status`
+ * fast; base64 keeps any output (binary WAL bytes, error text) from breaking the framing.
+ */
+import type { NodeSpec } from '../inventory/types.js';
+import { etcdctlPrefix } from '../etcd/node.js';
+import { shellQuote as q } from '../ssh/quote.js';
+
+export const SECTION_PREFIX = '@@etcd-dr ';
+
+export interface ProbeOptions {
+  lockFile: string;
+  /** seconds for each etcdctl call against a running member */
+  commandTimeout: number;
+}
+
+export function probeScript(n: NodeSpec, o: ProbeOptions): string {
+  const data = q(n.etcd.dataDir);
+  const ctl = etcdctlPrefix(n, undefined, o.commandTimeout * 1000);
+  return [
+    // no `set -e`: every section reports its own exit code
+    'export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"',
+    `sec() { name=$1; shift; out=$("$@" 2>&1); rc=$?; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)"; }`,
+    `sec service systemctl is-active ${q(n.etcd.service)}`,
+    'sec proc pgrep -x etcd',
+    'sec etcd_version etcd --version',
+    'sec etcdctl_version env ETCDCTL_API=3 etcdctl version',
+    'if command -v etcdutl >/dev/null 2>&1; then sec etcdutl_version etcdutl version; fi',
+    `sec env cat ${q(n.etcd.envFile)}`,
+    `sec datadir sh -c ${q(`test -d "$1" && ls -A "$1"`)} _ ${data}`,
+    `sec db_bytes stat -c %s ${data}/member/snap/db`,
+    `sec wal_files sh -c ${q('ls "$1"/member/wal/ | grep -c "\\.wal$"')} _ ${data}`,
+    `sec wal_head sh -c ${q('f=$(ls "$1"/member/wal/*.wal | tail -n 1) && head -c 4096 "$f" | base64 -w0')} _ ${data}`,
+    `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* 2>/dev/null || true')} _ ${data}`,
+    `sec lock cat ${q(o.lockFile)}`,
+    `if systemctl is-active -q ${q(n.etcd.service)} || pgrep -x etcd >/dev/null; then`,
+    `  sec endpoint_status ${ctl} endpoint status -w json`,
+    `  sec member_list ${ctl} member list -w json`,
+    `  sec alarms ${ctl} alarm list`,
+    `  sec health ${ctl} endpoint health`,
+    `elif [ -f ${data}/member/snap/db ]; then`,
+    // a stopped member's db is read read-only; etcdutl is the tool from 3.5 on
+    `  if command -v etcdutl >/dev/null 2>&1; then sec snapshot_status etcdutl snapshot status ${data}/member/snap/db -w json;`,
+    `  else sec snapshot_status env ETCDCTL_API=3 etcdctl snapshot status ${data}/member/snap/db -w json; fi`,
+    'fi',
+    `printf '${SECTION_PREFIX}end 0 \\n'`,
+  ].join('\n');
+}
+
+export interface Section {
+  rc: number;
+  out: string;
+}
+
+/** Splits the probe's stdout into sections; lines that are not sections (login banners, motd) are ignored. */
+export function parseSections(stdout: string): Map<string, Section> {
+  const out = new Map<string, Section>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith(SECTION_PREFIX)) continue;
+    const [name, rc, b64 = ''] = line.slice(SECTION_PREFIX.length).split(' ');
+    if (!name || rc === undefined || !/^\d+$/.test(rc)) continue;
+    out.set(name, { rc: Number(rc), out: Buffer.from(b64.trim(), 'base64').toString('utf8') });
+  }
+  return out;
+}

@@ -1,0 +1,323 @@
+import { createHash } from 'node:crypto';
+import type { ClusterFacts, NodeFacts } from '../facts/types.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { peerUrl } from '../inventory/types.js';
+import { RefusedError } from '../util/errors.js';
+import { editEnvText } from './envedit.js';
+import {
+  etcdctlPrefix,
+  lockScript,
+  moveAsideScript,
+  restoreScript,
+  startScript,
+  stopScript,
+  unlockScript,
+  waitHealthyScript,
+  writeEnvScript,
+} from './scripts.js';
+import { chooseSurvivor } from './survivor.js';
+import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Plan, type RecoverIntent, type Step } from './types.js';
+
+export interface PlanContext {
+  inventory: Inventory;
+  facts: ClusterFacts;
+  runId: string;
+  now: Date;
+  toolVersion: string;
+  /** lock file on every node */
+  lockFile: string;
+  /** who runs it, for the lock file (user@bastion) */
+  holder: string;
+}
+
+/** etcd's advice for a restore that Kubernetes watchers must notice: a revision jump past anything seen. */
+export const BUMP_REVISION = 1_000_000_000;
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+function supportsBump(n: NodeFacts): boolean {
+  const v = n.versions.etcdutl ?? n.versions.etcdctl;
+  if (!v) return false;
+  if (v.major > 3 || (v.major === 3 && v.minor >= 6)) return true;
+  if (v.major === 3 && v.minor === 5) return v.patch >= 10;
+  if (v.major === 3 && v.minor === 4) return v.patch >= 27;
+  return false;
+}
+
+function restoreTool(n: NodeFacts): 'etcdctl' | 'etcdutl' {
+  const v = n.versions.etcd ?? n.versions.etcdctl;
+  return n.versions.etcdutl && v && (v.major > 3 || v.minor >= 5) ? 'etcdutl' : 'etcdctl';
+}
+
+function initialCluster(specs: NodeSpec[]): string {
+  return specs.map((s) => `${s.name}=${peerUrl(s)}`).join(',');
+}
+
+/** Plan the quorum-loss recovery of procedure.md: one survivor restored alone, the others re-added one by one. */
+export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
+  const { inventory, facts, runId } = ctx;
+  const a = facts.assessment;
+  const unknown = [...intent.exclude, ...(intent.survivor ? [intent.survivor] : [])].filter((n) => !inventory.nodes.some((s) => s.name === n));
+  if (unknown.length) {
+    throw new RefusedError(`not in the inventory: ${unknown.join(', ')}`, `members are: ${inventory.nodes.map((n) => n.name).join(', ')}`);
+  }
+  if (a.verdict !== 'quorum-lost' && !intent.force) {
+    throw new RefusedError(
+      `the cluster is ${a.verdict}, not quorum-lost: ${a.reasons.join('; ')}`,
+      'a cluster that still has a quorum is changed with scale-in, scale-out or replace; --force plans a recovery anyway (it restarts the cluster from one member)',
+    );
+  }
+  const specOf = (name: string) => inventory.nodes.find((s) => s.name === name)!;
+  const factOf = (name: string) => facts.nodes.find((n) => n.name === name)!;
+  const unreachable = facts.nodes.filter((n) => !n.reachable && !intent.exclude.includes(n.name));
+  if (unreachable.length) {
+    throw new RefusedError(
+      `cannot reach ${unreachable.map((n) => `${n.name} (${n.error ?? 'unreachable'})`).join(', ')}`,
+      `bring the node back, or leave it out with ${unreachable.map((n) => `--exclude ${n.name}`).join(' ')} (the cluster then comes back without it)`,
+    );
+  }
+  const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
+  if (locked.length) {
+    throw new RefusedError(
+      `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
+      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a dead run is broken with --break-lock',
+    );
+  }
+  const choice = chooseSurvivor(facts.nodes, { survivor: intent.survivor, exclude: intent.exclude });
+  const survivor = specOf(choice.name);
+  const survivorFacts = factOf(choice.name);
+  const reachable = facts.nodes.filter((n) => n.reachable).map((n) => n.name);
+  const members = inventory.nodes.filter((s) => !intent.exclude.includes(s.name));
+  const joiners = members.filter((s) => s.name !== survivor.name);
+  const warnings = [...choice.warnings];
+  for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
+
+  const steps: Step[] = [];
+  let seq = 0;
+  const add = (s: Omit<Step, 'id'> & { slug: string }) => {
+    const { slug, ...rest } = s;
+    seq += 1;
+    steps.push({ id: `${String(seq).padStart(2, '0')}-${slug}`, ...rest });
+  };
+
+  add({
+    slug: 'lock',
+    phase: 'lock',
+    nodes: reachable,
+    action: { type: 'lock' },
+    commands: [lockScript(ctx.lockFile, runId, ctx.holder)],
+    why: 'a second etcd-dr run against this cluster is refused while this one works',
+  });
+  add({
+    slug: 'stop-etcd',
+    phase: 'stop',
+    nodes: reachable,
+    action: { type: 'stop-etcd' },
+    commands: reachable.map((n) => `# ${n}\n${stopScript(specOf(n))}`),
+    why: 'no member may run while the cluster is rebuilt; a graceful stop also commits the last WAL entries into the db',
+  });
+  const aside = (n: NodeSpec) => `${n.etcd.dataDir}.etcd-dr-${runId}`;
+  for (const m of members) {
+    const f = factOf(m.name);
+    if (!f.dataDir?.exists) continue;
+    add({
+      slug: `move-aside-${m.name}`,
+      phase: 'backup',
+      node: m.name,
+      action: { type: 'move-data-dir', from: m.etcd.dataDir, to: aside(m) },
+      commands: [moveAsideScript(m.etcd.dataDir, aside(m))],
+      why:
+        m.name === survivor.name
+          ? 'the survivor is restored from this copy; nothing is deleted'
+          : 'the member rejoins with an empty data dir; its old data stays beside it, untouched',
+    });
+  }
+  const survivorDb = `${aside(survivor)}/member/snap/db`;
+  if (intent.localBackup) {
+    const localPath = `${intent.backupDir}/${runId}/${survivor.name}-db`;
+    add({
+      slug: `backup-db-${survivor.name}`,
+      phase: 'backup',
+      node: survivor.name,
+      action: { type: 'backup-db', remoteDb: survivorDb, localPath },
+      commands: [`cat ${survivorDb}   # streamed to ${localPath} (mode 0600, sha256 recorded)`],
+      why: 'a copy of the only data that matters, on the bastion, before anything is restored',
+    });
+  }
+  const bump = supportsBump(survivorFacts);
+  const tool = restoreTool(survivorFacts);
+  if (!bump) {
+    warnings.push(
+      `${survivor.name} runs etcd ${survivorFacts.versions.etcd?.raw ?? 'unknown'}, which lacks --bump-revision/--mark-compacted (3.4.27+, 3.5.10+): ` +
+        'after the restore, restart the kube-apiservers (and other watchers) so no watcher trusts revisions that went backwards',
+    );
+  }
+  const token = `etcd-dr-${runId}`;
+  add({
+    slug: `restore-${survivor.name}`,
+    phase: 'restore',
+    node: survivor.name,
+    action: {
+      type: 'restore-db',
+      tool,
+      db: survivorDb,
+      dataDir: survivor.etcd.dataDir,
+      name: survivor.name,
+      peerUrl: peerUrl(survivor),
+      initialCluster: initialCluster([survivor]),
+      token,
+      ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
+      markCompacted: bump,
+    },
+    commands: [
+      restoreScript({
+        tool,
+        db: survivorDb,
+        dataDir: survivor.etcd.dataDir,
+        name: survivor.name,
+        peerUrl: peerUrl(survivor),
+        initialCluster: initialCluster([survivor]),
+        token,
+        ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
+        markCompacted: bump,
+        runId,
+      }),
+    ],
+    why: `a one-member cluster from ${survivor.name}'s db; the new token gives a new cluster id, so no old member can rejoin by accident`,
+  });
+
+  // env files: track each node's content as the plan rewrites it
+  const envNow = new Map<string, string>();
+  for (const m of members) {
+    const env = factOf(m.name).env;
+    if (!env?.exists || env.text === undefined) {
+      throw new RefusedError(`${m.name}: ${m.etcd.envFile} is missing or unreadable`, 'etcd-dr edits an existing kubespray env file; restore it first');
+    }
+    envNow.set(m.name, env.text);
+  }
+  const writeEnv = (m: NodeSpec, cluster: NodeSpec[], phase: Step['phase'], why: string) => {
+    const before = envNow.get(m.name)!;
+    const { text: after, diff } = editEnvText(before, {
+      ETCD_INITIAL_CLUSTER: initialCluster(cluster),
+      ETCD_INITIAL_CLUSTER_STATE: 'existing',
+    });
+    if (after === before) return;
+    envNow.set(m.name, after);
+    const params = {
+      path: m.etcd.envFile,
+      backup: `${m.etcd.envFile}.etcd-dr-${runId}.bak`,
+      beforeSha256: sha256(before),
+      afterSha256: sha256(after),
+      content: after,
+    };
+    add({
+      slug: `env-${m.name}${phase === 'finalize' ? '-final' : ''}`,
+      phase,
+      node: m.name,
+      action: { type: 'write-env', ...params },
+      commands: [writeEnvScript(params)],
+      envDiff: diff,
+      why,
+    });
+  };
+
+  writeEnv(survivor, [survivor], 'first-member', 'the survivor alone in ETCD_INITIAL_CLUSTER, state existing: what a later restart must find');
+  add({
+    slug: `start-${survivor.name}`,
+    phase: 'first-member',
+    node: survivor.name,
+    action: { type: 'start-etcd', waitHealthy: true },
+    commands: [startScript(survivor), waitHealthyScript(survivor, 120)],
+    why: 'the cluster serves writes again from here on',
+  });
+
+  const current: NodeSpec[] = [survivor];
+  for (const j of joiners) {
+    const cluster = [...current, j];
+    add({
+      slug: `add-${j.name}`,
+      phase: 'join',
+      node: j.name,
+      action: { type: 'member-add', via: survivor.name, name: j.name, peerUrl: peerUrl(j), learner: intent.learner },
+      commands: [
+        `${etcdctlPrefix(survivor)} member list -w json   # skip the add when ${j.name} is already a member`,
+        `${etcdctlPrefix(survivor)} member add ${j.name} --peer-urls=${peerUrl(j)}${intent.learner ? ' --learner' : ''}   # retried while etcd says "unhealthy cluster"`,
+      ],
+      why: intent.learner
+        ? 'as a learner, a member that never starts cannot take the quorum away'
+        : 'the voting add of the manual procedure (--no-learner): the quorum grows at once',
+    });
+    writeEnv(j, cluster, 'join', `${j.name} joins an existing cluster of ${cluster.map((c) => c.name).join(', ')}`);
+    add({
+      slug: `start-${j.name}`,
+      phase: 'join',
+      node: j.name,
+      action: { type: 'start-etcd', waitHealthy: false },
+      commands: [startScript(j)],
+      why: 'starts with an empty data dir and fetches everything from the leader',
+    });
+    if (intent.learner) {
+      add({
+        slug: `promote-${j.name}`,
+        phase: 'join',
+        node: j.name,
+        action: { type: 'promote', via: survivor.name, name: j.name },
+        commands: [`${etcdctlPrefix(survivor)} member promote <id of ${j.name}>   # retried while etcd says the learner is not in sync`],
+        why: 'a learner that caught up becomes a voting member',
+      });
+    }
+    add({
+      slug: `wait-${j.name}`,
+      phase: 'join',
+      node: j.name,
+      action: { type: 'wait-healthy', endpointOf: j.name },
+      commands: [waitHealthyScript(j, 120)],
+      why: 'the member serves clients before the next one is added',
+    });
+    current.push(j);
+  }
+  for (const m of members) {
+    writeEnv(m, members, 'finalize', 'every env file lists all members, state existing, because etcd may restart at any time');
+  }
+  add({
+    slug: 'verify',
+    phase: 'verify',
+    nodes: members.map((m) => m.name),
+    action: { type: 'verify', members: members.map((m) => m.name), minKeys: survivorFacts.dataDir?.db?.totalKey ?? 0 },
+    commands: [
+      `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint status -w json`,
+      `${etcdctlPrefix(survivor)} member list -w json`,
+      `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint hashkv --rev=<revision> -w json`,
+      `${etcdctlPrefix(survivor)} alarm list`,
+    ],
+    why: 'every member healthy, one leader, no learner, no alarm, the same hash at one revision, no key lost',
+  });
+  add({
+    slug: 'unlock',
+    phase: 'unlock',
+    nodes: reachable,
+    action: { type: 'unlock' },
+    commands: [unlockScript(ctx.lockFile, runId)],
+    why: 'the run is over',
+  });
+
+  return {
+    format: PLAN_FORMAT,
+    version: PLAN_FORMAT_VERSION,
+    runId,
+    createdAt: ctx.now.toISOString(),
+    tool: { name: 'etcd-dr', version: ctx.toolVersion },
+    inventory: { file: inventory.file, cluster: inventory.cluster.name },
+    intent,
+    factsDigest: facts.digest,
+    summary:
+      `Recover cluster ${inventory.cluster.name} from ${survivor.name}'s data` +
+      (joiners.length ? `, then re-add ${joiners.map((j) => j.name).join(', ')} one at a time${intent.learner ? ' as learners' : ''}` : '') +
+      (intent.exclude.length ? `; ${intent.exclude.join(', ')} left out` : '') +
+      '.',
+    survivor: { name: choice.name, reason: choice.reason, evidence: choice.evidence },
+    finalMembers: members.map((m) => m.name),
+    warnings,
+    steps,
+  };
+}

@@ -1,0 +1,86 @@
+import type { EvidenceRow, Plan, Step } from './types.js';
+
+export type PlanFormat = 'text' | 'markdown' | 'json';
+
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function renderMarkdownTable(headers: string[], rows: string[][]): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+const EVIDENCE_HEADERS = ['member', 'state', 'db', 'db size', 'revision', 'keys', 'raft index', 'applied', 'cluster id', 'note'];
+
+function mib(bytes?: number): string {
+  return bytes === undefined ? '' : `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+function evidenceCells(r: EvidenceRow, chosen: string): string[] {
+  return [
+    r.node === chosen ? `${r.node} ←` : r.node,
+    r.state,
+    r.hasDb ? 'yes' : 'no',
+    mib(r.dbBytes),
+    r.revision?.toString() ?? '',
+    r.totalKey?.toString() ?? '',
+    r.raftIndex?.toString() ?? '',
+    r.appliedIndex?.toString() ?? '',
+    r.clusterId ?? '',
+    r.note ?? '',
+  ];
+}
+
+function stepTitle(s: Step): string {
+  const where = s.node ?? (s.nodes ? s.nodes.join(', ') : 'bastion');
+  return `${s.id}  [${where}]  ${s.action.type}`;
+}
+
+export function renderPlanText(plan: Plan): string {
+  const out: string[] = [];
+  out.push(`etcd-dr plan ${plan.runId} (${plan.intent.kind}) for cluster ${plan.inventory.cluster} — ${plan.inventory.file}`);
+  out.push(plan.summary, '');
+  if (plan.survivor) {
+    out.push(`Survivor: ${plan.survivor.name} — ${plan.survivor.reason}`);
+    out.push(renderTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
+  }
+  for (const w of plan.warnings) out.push(`WARNING: ${w}`);
+  if (plan.warnings.length) out.push('');
+  out.push(`Final members: ${plan.finalMembers.join(', ')}`, '', 'Steps:');
+  for (const s of plan.steps) {
+    out.push(`  ${stepTitle(s)}`, `      why: ${s.why}`);
+    if (s.envDiff) out.push(...s.envDiff.split('\n').map((l) => `      ${l}`));
+  }
+  out.push('', `Facts digest: ${plan.factsDigest}. Review, then: etcd-dr apply <plan.json>`);
+  return `${out.join('\n')}\n`;
+}
+
+export function renderPlanMarkdown(plan: Plan): string {
+  const out: string[] = [];
+  out.push(`# etcd-dr plan \`${plan.runId}\`: ${plan.intent.kind} of cluster \`${plan.inventory.cluster}\``, '');
+  out.push(plan.summary, '');
+  out.push(`- inventory: \`${plan.inventory.file}\``, `- created: ${plan.createdAt} by etcd-dr ${plan.tool.version}`, `- facts digest: \`${plan.factsDigest}\``, `- final members: ${plan.finalMembers.map((m) => `\`${m}\``).join(', ')}`, '');
+  if (plan.warnings.length) {
+    out.push('## Warnings', '', ...plan.warnings.map((w) => `- **${w}**`), '');
+  }
+  if (plan.survivor) {
+    out.push('## Survivor', '', `**${plan.survivor.name}**: ${plan.survivor.reason}`, '');
+    out.push(renderMarkdownTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
+  }
+  out.push('## Steps', '');
+  for (const [i, s] of plan.steps.entries()) {
+    out.push(`### ${i + 1}. \`${s.id}\` on ${s.node ?? s.nodes?.join(', ') ?? 'the bastion'}: ${s.action.type}`, '', s.why, '');
+    if (s.commands.length) out.push('```sh', ...s.commands, '```', '');
+    if (s.envDiff) out.push('```diff', s.envDiff, '```', '');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderPlan(plan: Plan, format: PlanFormat): string {
+  if (format === 'json') return `${JSON.stringify(plan, null, 2)}\n`;
+  if (format === 'markdown') return renderPlanMarkdown(plan);
+  return renderPlanText(plan);
+}

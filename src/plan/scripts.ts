@@ -1,0 +1,166 @@
+/**
+ * The remote shell scripts of every mutating step. Pure: the planner shows them for review and the
+ * executor runs exactly these texts. Every value is quoted by `shellQuote`; each script checks before it
+ * acts, so running it twice (an interrupted run resumed) is safe, and none of them deletes anything.
+ * Scripts print one `etcd-dr:` status word on their last line (`done`, `already`, …) for the journal.
+ */
+import { etcdctlPrefix } from '../etcd/node.js';
+import { shellQuote as q } from '../ssh/quote.js';
+import type { NodeSpec } from '../inventory/types.js';
+
+export { etcdctlPrefix };
+
+const HEAD = 'set -eu';
+
+
+export function lockScript(lockFile: string, runId: string, holder: string): string {
+  const content = `run=${runId}\nholder=${holder}\n`;
+  return [
+    HEAD,
+    `f=${q(lockFile)}`,
+    'if [ -e "$f" ]; then',
+    `  if grep -qx ${q(`run=${runId}`)} "$f"; then echo etcd-dr:already; exit 0; fi`,
+    '  echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3',
+    'fi',
+    'mkdir -p "$(dirname "$f")"',
+    // noclobber: two runs racing for the lock cannot both win
+    `( set -C; printf %s ${q(content)} > "$f" ) || { echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3; }`,
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+export function unlockScript(lockFile: string, runId: string): string {
+  return [
+    HEAD,
+    `f=${q(lockFile)}`,
+    'if [ ! -e "$f" ]; then echo etcd-dr:already; exit 0; fi',
+    `grep -qx ${q(`run=${runId}`)} "$f" || { echo "etcd-dr:held-by-other" >&2; exit 3; }`,
+    // the lock is etcd-dr's own bookkeeping, not user data: it is kept as history beside the lock
+    `mv -f "$f" "$f".released-${q(runId)}`,
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/** Stop etcd and prove it: service inactive, no etcd process, peer port closed. */
+export function stopScript(n: NodeSpec, timeoutSec = 60): string {
+  const svc = q(n.etcd.service);
+  return [
+    HEAD,
+    `systemctl stop ${svc} || true`,
+    `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
+    'while :; do',
+    `  active=$(systemctl is-active ${svc} 2>/dev/null || true)`,
+    '  proc=$(pgrep -x etcd || true)',
+    `  port=$(ss -Hltn ${q(`sport = :${n.etcd.peerPort}`)} ${q(`src ${n.address}`)} 2>/dev/null || true)`,
+    '  if [ "$active" != active ] && [ -z "$proc" ] && [ -z "$port" ]; then echo etcd-dr:stopped; exit 0; fi',
+    '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+    '    echo "etcd-dr:still-running service=$active pids=$proc port=$port" >&2; exit 1',
+    '  fi',
+    '  sleep 0.1',
+    'done',
+  ].join('\n');
+}
+
+/** Move a data dir aside (never delete). Idempotent: done when the destination exists. */
+export function moveAsideScript(from: string, to: string): string {
+  return [
+    HEAD,
+    `src=${q(from)}; dst=${q(to)}`,
+    'if [ -e "$dst" ]; then echo etcd-dr:already; exit 0; fi',
+    'if [ ! -e "$src" ]; then echo etcd-dr:nothing; exit 0; fi',
+    'mv "$src" "$dst"',
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+export interface RestoreParams {
+  tool: 'etcdctl' | 'etcdutl';
+  db: string;
+  dataDir: string;
+  name: string;
+  peerUrl: string;
+  initialCluster: string;
+  token: string;
+  bumpRevision?: number;
+  markCompacted: boolean;
+  runId: string;
+}
+
+/**
+ * Restore a db as a one-member cluster into a scratch dir beside the data dir, then rename it into place,
+ * so an interrupted restore never leaves a half-written data dir where etcd would start from it.
+ */
+export function restoreScript(p: RestoreParams): string {
+  const scratch = `${p.dataDir}.etcd-dr-${p.runId}-restoring`;
+  const args = [
+    'snapshot',
+    'restore',
+    p.db,
+    `--data-dir=${scratch}`,
+    `--name=${p.name}`,
+    `--initial-cluster=${p.initialCluster}`,
+    `--initial-cluster-token=${p.token}`,
+    `--initial-advertise-peer-urls=${p.peerUrl}`,
+    '--skip-hash-check',
+    ...(p.bumpRevision !== undefined ? [`--bump-revision=${p.bumpRevision}`] : []),
+    ...(p.markCompacted ? ['--mark-compacted'] : []),
+  ];
+  const restore = `${p.tool === 'etcdctl' ? 'ETCDCTL_API=3 etcdctl' : 'etcdutl'} ${args.map(q).join(' ')}`;
+  const marker = `${p.dataDir}/.etcd-dr-restored-${p.runId}`;
+  return [
+    HEAD,
+    `data=${q(p.dataDir)}; scratch=${q(scratch)}; marker=${q(marker)}`,
+    'if [ -e "$marker" ]; then echo etcd-dr:already; exit 0; fi',
+    'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',
+    // a scratch dir left by an interrupted attempt of this run is set aside, not reused or deleted
+    'if [ -e "$scratch" ]; then mv "$scratch" "$scratch.interrupted.$(date +%s)"; fi',
+    `${restore} >&2`,
+    'chmod 0700 "$scratch"',
+    'touch "$scratch/.etcd-dr-restored-' + p.runId + '"',
+    'mv "$scratch" "$data"',
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/**
+ * Rewrite an env file atomically: keep a backup beside it (once per run), write a temp file in the same
+ * directory with the same owner and mode, rename it over. Refuses when the file is neither the content
+ * the plan was made from nor the content it writes (someone else changed it since).
+ */
+export function writeEnvScript(p: { path: string; backup: string; beforeSha256: string; afterSha256: string; content: string }): string {
+  return [
+    HEAD,
+    `f=${q(p.path)}; bak=${q(p.backup)}`,
+    'cur=$(sha256sum "$f" 2>/dev/null | cut -d" " -f1 || true)',
+    `if [ "$cur" = ${q(p.afterSha256)} ]; then echo etcd-dr:already; exit 0; fi`,
+    `if [ "$cur" != ${q(p.beforeSha256)} ]; then echo "etcd-dr:changed-since-plan $f sha256=$cur" >&2; exit 3; fi`,
+    '[ -e "$bak" ] || cp -p "$f" "$bak"',
+    'tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
+    `printf %s ${q(p.content)} > "$tmp"`,
+    'chmod --reference="$f" "$tmp"; chown --reference="$f" "$tmp"',
+    'sync "$tmp" 2>/dev/null || true',
+    'mv -f "$tmp" "$f"',
+    `[ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(p.afterSha256)} ] || { echo etcd-dr:write-mismatch >&2; exit 1; }`,
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/** Start etcd without waiting on the service manager; readiness is checked with etcd's own health. */
+export function startScript(n: NodeSpec): string {
+  const svc = q(n.etcd.service);
+  return [HEAD, `if [ "$(systemctl is-active ${svc} 2>/dev/null || true)" = active ]; then echo etcd-dr:already; exit 0; fi`, `systemctl start --no-block ${svc}`, 'echo etcd-dr:done'].join('\n');
+}
+
+/** Poll `endpoint health` of one member until it serves, or fail after the timeout with the last answer. */
+export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
+  return [
+    HEAD,
+    `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
+    'while :; do',
+    `  if out=$(${etcdctlPrefix(n, undefined, 2000)} endpoint health 2>&1); then echo etcd-dr:healthy; exit 0; fi`,
+    `  if [ "$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)" = failed ]; then echo "etcd-dr:service-failed $out" >&2; exit 1; fi`,
+    '  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout $out" >&2; exit 1; fi',
+    '  sleep 0.2',
+    'done',
+  ].join('\n');
+}

@@ -1,0 +1,99 @@
+/**
+ * The plan is data: a versioned JSON document made by a pure planner from facts and an intent, reviewed
+ * by a person, then run step by step by the executor. Nothing in here does I/O.
+ */
+
+export const PLAN_FORMAT = 'etcd-dr/plan';
+export const PLAN_FORMAT_VERSION = 1;
+
+export interface RecoverIntent {
+  kind: 'recover';
+  survivor?: string;
+  exclude: string[];
+  /** add members back as learners first (default); false = the voting add of the manual procedure */
+  learner: boolean;
+  /** plan even though the cluster still has a quorum */
+  force: boolean;
+  /** copy the survivor's db to the bastion (default true) */
+  localBackup: boolean;
+  backupDir: string;
+}
+
+export type Intent = RecoverIntent;
+
+export type Phase = 'lock' | 'stop' | 'backup' | 'restore' | 'first-member' | 'join' | 'finalize' | 'verify' | 'unlock';
+
+/** What a step does; the executor has one handler per action. Parameters are all the handler needs. */
+export type Action =
+  | { type: 'lock' }
+  | { type: 'stop-etcd' }
+  | { type: 'move-data-dir'; from: string; to: string }
+  | { type: 'backup-db'; remoteDb: string; localPath: string }
+  | {
+      type: 'restore-db';
+      tool: 'etcdctl' | 'etcdutl';
+      db: string;
+      dataDir: string;
+      name: string;
+      peerUrl: string;
+      initialCluster: string;
+      token: string;
+      bumpRevision?: number;
+      markCompacted: boolean;
+    }
+  | { type: 'write-env'; path: string; backup: string; beforeSha256: string; content: string; afterSha256: string }
+  | { type: 'start-etcd'; waitHealthy: boolean }
+  | { type: 'member-add'; via: string; name: string; peerUrl: string; learner: boolean }
+  | { type: 'promote'; via: string; name: string }
+  | { type: 'wait-healthy'; endpointOf: string }
+  | { type: 'verify'; members: string[]; minKeys: number }
+  | { type: 'unlock' };
+
+export type ActionType = Action['type'];
+
+export interface Step {
+  /** stable within a plan: `07-join-etcd2-add` */
+  id: string;
+  phase: Phase;
+  /** the inventory node (member name) the step runs on; absent for bastion-only steps */
+  node?: string;
+  /** nodes the step touches at once (parallel fan-out steps like stop-etcd on every node) */
+  nodes?: string[];
+  action: Action;
+  /** the exact remote commands, for review; values only known at run time appear as <…> */
+  commands: string[];
+  /** unified-diff-like text of an env-file change */
+  envDiff?: string;
+  why: string;
+}
+
+export interface EvidenceRow {
+  node: string;
+  state: 'running' | 'stopped' | 'unreachable' | 'excluded';
+  hasDb: boolean;
+  dbBytes?: number;
+  revision?: number;
+  totalKey?: number;
+  raftIndex?: number;
+  appliedIndex?: number;
+  clusterId?: string;
+  note?: string;
+}
+
+export interface Plan {
+  format: typeof PLAN_FORMAT;
+  version: typeof PLAN_FORMAT_VERSION;
+  runId: string;
+  createdAt: string;
+  tool: { name: 'etcd-dr'; version: string };
+  inventory: { file: string; cluster: string };
+  intent: Intent;
+  /** digest of the facts the plan was made from; apply refuses when re-gathered facts differ */
+  factsDigest: string;
+  summary: string;
+  survivor?: { name: string; reason: string; evidence: EvidenceRow[] };
+  /** members of the cluster once the plan has run */
+  finalMembers: string[];
+  warnings: string[];
+  steps: Step[];
+}
