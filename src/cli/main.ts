@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { labCommand } from './lab.js';
+import { statusCommand } from './status.js';
 
 const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
 4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted.
@@ -28,6 +29,7 @@ export function buildCli(argv: string[], ctx: CliContext) {
       default: false,
       describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
     })
+    .command(statusCommand(ctx))
     .command(labCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()

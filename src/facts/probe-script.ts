@@ -21,7 +21,9 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
   return [
     // no `set -e`: every section reports its own exit code
     'export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"',
-    `sec() { name=$1; shift; out=$("$@" 2>&1); rc=$?; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)"; }`,
+    // stdout and stderr of each section are kept apart (etcdctl logs warnings on stderr next to its JSON)
+    'exec 4>&1',
+    `sec() { name=$1; shift; err=$( { out=$("$@"); rc=$?; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)" >&4; } 2>&1 ); printf '${SECTION_PREFIX}%s.err 0 %s\\n' "$name" "$(printf %s "$err" | base64 -w0)"; }`,
     `sec service systemctl is-active ${q(n.etcd.service)}`,
     'sec proc pgrep -x etcd',
     'sec etcd_version etcd --version',
@@ -51,6 +53,7 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
 export interface Section {
   rc: number;
   out: string;
+  err: string;
 }
 
 /** Splits the probe's stdout into sections; lines that are not sections (login banners, motd) are ignored. */
@@ -60,7 +63,13 @@ export function parseSections(stdout: string): Map<string, Section> {
     if (!line.startsWith(SECTION_PREFIX)) continue;
     const [name, rc, b64 = ''] = line.slice(SECTION_PREFIX.length).split(' ');
     if (!name || rc === undefined || !/^\d+$/.test(rc)) continue;
-    out.set(name, { rc: Number(rc), out: Buffer.from(b64.trim(), 'base64').toString('utf8') });
+    const text = Buffer.from(b64.trim(), 'base64').toString('utf8');
+    if (name.endsWith('.err')) {
+      const base = out.get(name.slice(0, -4));
+      if (base) base.err = text;
+    } else {
+      out.set(name, { rc: Number(rc), out: text, err: '' });
+    }
   }
   return out;
 }

@@ -92,6 +92,8 @@ export interface NodeFacts {
   reachable: boolean;
   /** why the node could not be reached or probed */
   error?: string;
+  /** its host key was refused (unknown, changed or revoked): nothing may run against this cluster */
+  refused?: { message: string; hint: string };
   service: ServiceState;
   /** an etcd process exists (independent of what the service manager says) */
   processRunning: boolean;

@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto';
+import { parseEnvFile, vars as envVars } from '../etcd/envfile.js';
+import {
+  parseAlarmListSimple,
+  parseEndpointStatusJson,
+  parseMemberListJson,
+  parseSnapshotStatusJson,
+} from '../etcd/parse.js';
+import { parseToolVersion, type EtcdTool } from '../etcd/version.js';
+import { parseWalMetadata } from '../etcd/walmeta.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import type { Transport } from '../ssh/transport.js';
+import type { NodeConnection } from '../ssh/types.js';
+import { HostKeyError, isConnectError } from '../ssh/errors.js';
+import { assessCluster, digestFacts } from './assess.js';
+import { parseSections, probeScript, type Section } from './probe-script.js';
+import { ENV_KEYS, type ClusterFacts, type NodeFacts, type ServiceState, type VersionInfo } from './types.js';
+
+export interface GatherOptions {
+  /** the lock file etcd-dr keeps on every node */
+  lockFile: string;
+  /** seconds per etcdctl call in the probe (a down member must not stall `status`) */
+  commandTimeout?: number;
+  now?: () => Date;
+}
+
+export const DEFAULT_LOCK_FILE = '/var/lib/etcd-dr/lock';
+
+const SERVICE_STATES: ServiceState[] = ['active', 'inactive', 'failed', 'activating', 'deactivating'];
+
+function firstLine(s: string): string {
+  return s.trim().split('\n').filter(Boolean).pop()?.slice(0, 300) ?? '';
+}
+
+function version(sec: Section | undefined, tool: EtcdTool, warnings: string[]): VersionInfo | undefined {
+  if (!sec || sec.rc !== 0) return undefined;
+  try {
+    const v = parseToolVersion(tool, sec.out);
+    return { raw: v.raw, major: v.major, minor: v.minor, patch: v.patch };
+  } catch (err) {
+    warnings.push(`${tool} version: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Turns the probe's sections into facts; every unexpected output becomes a warning, never a crash. */
+export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probeMs: number): NodeFacts {
+  const warnings: string[] = [];
+  const get = (k: string) => s.get(k);
+  const svcText = get('service')?.out.trim() ?? '';
+  const service: ServiceState = (SERVICE_STATES as string[]).includes(svcText) ? (svcText as ServiceState) : 'unknown';
+  const facts: NodeFacts = {
+    name: spec.name,
+    host: spec.host,
+    address: spec.address,
+    reachable: true,
+    service,
+    processRunning: get('proc')?.rc === 0 && (get('proc')?.out.trim() ?? '') !== '',
+    versions: {},
+    warnings,
+    probeMs,
+  };
+  const etcd = version(get('etcd_version'), 'etcd', warnings);
+  const etcdctl = version(get('etcdctl_version'), 'etcdctl', warnings);
+  const etcdutl = version(get('etcdutl_version'), 'etcdutl', warnings);
+  if (etcd) facts.versions.etcd = etcd;
+  if (etcdctl) facts.versions.etcdctl = etcdctl;
+  if (etcdutl) facts.versions.etcdutl = etcdutl;
+  if (!etcd) warnings.push(`etcd not found on PATH (${firstLine(get('etcd_version')?.err ?? '') || 'no output'})`);
+
+  const env = get('env');
+  if (env && env.rc === 0) {
+    try {
+      const all = envVars(parseEnvFile(env.out));
+      const picked: Partial<Record<(typeof ENV_KEYS)[number], string>> = {};
+      for (const k of ENV_KEYS) if (all[k] !== undefined) picked[k] = all[k];
+      facts.env = { path: spec.etcd.envFile, exists: true, sha256: createHash('sha256').update(env.out, 'utf8').digest('hex'), text: env.out, vars: picked };
+    } catch (err) {
+      warnings.push(`${spec.etcd.envFile}: ${(err as Error).message}`);
+      facts.env = { path: spec.etcd.envFile, exists: true, vars: {} };
+    }
+    const dd = facts.env.vars.ETCD_DATA_DIR;
+    if (dd && dd !== spec.etcd.dataDir) warnings.push(`${spec.etcd.envFile} sets ETCD_DATA_DIR=${dd} but the inventory says ${spec.etcd.dataDir}`);
+  } else {
+    facts.env = { path: spec.etcd.envFile, exists: false, vars: {} };
+  }
+
+  const dirExists = get('datadir')?.rc === 0;
+  const dbBytes = get('db_bytes');
+  const hasDb = dbBytes?.rc === 0;
+  facts.dataDir = {
+    path: spec.etcd.dataDir,
+    exists: dirExists,
+    hasDb,
+    movedAside: (get('moved_aside')?.out ?? '').split('\n').map((l) => l.trim()).filter(Boolean),
+  };
+  if (hasDb) facts.dataDir.dbBytes = Number(dbBytes!.out.trim());
+  const walFiles = get('wal_files');
+  if (walFiles?.rc === 0) facts.dataDir.walFiles = Number(walFiles.out.trim());
+  const walHead = get('wal_head');
+  if (walHead?.rc === 0 && walHead.out.trim()) {
+    const md = parseWalMetadata(Buffer.from(walHead.out.trim(), 'base64'));
+    if (md) {
+      facts.dataDir.walMemberId = md.memberId;
+      facts.dataDir.walClusterId = md.clusterId;
+    } else warnings.push('the WAL holds no metadata record etcd-dr can read');
+  }
+  const snap = get('snapshot_status');
+  if (snap) {
+    if (snap.rc === 0) {
+      try {
+        const st = parseSnapshotStatusJson(snap.out);
+        facts.dataDir.db = { revision: st.revision, totalKey: st.totalKey, totalSize: st.totalSize, hash: st.hash };
+      } catch (err) {
+        facts.dataDir.dbError = `snapshot status: ${(err as Error).message}`;
+      }
+    } else {
+      facts.dataDir.dbError = `snapshot status failed: ${firstLine(snap.err || snap.out)}`;
+    }
+  }
+
+  const lock = get('lock');
+  if (lock?.rc === 0) {
+    const kv = Object.fromEntries(lock.out.split('\n').map((l) => l.split('=', 2) as [string, string]).filter((p) => p.length === 2));
+    if (kv.run) facts.lock = { runId: kv.run, ...(kv.holder ? { holder: kv.holder } : {}) };
+  }
+
+  const st = get('endpoint_status');
+  if (st) {
+    if (st.rc === 0) {
+      try {
+        const r = parseEndpointStatusJson(st.out, st.err);
+        const me = r.statuses[0];
+        if (me) {
+          facts.endpoint = {
+            memberId: me.memberId,
+            clusterId: me.clusterId,
+            leader: me.leader,
+            isLearner: me.isLearner,
+            raftTerm: me.raftTerm,
+            raftIndex: me.raftIndex,
+            raftAppliedIndex: me.raftAppliedIndex,
+            revision: me.revision,
+            dbSize: me.dbSize,
+            version: me.version,
+            errors: me.errors,
+          };
+        }
+      } catch (err) {
+        warnings.push(`endpoint status: ${(err as Error).message}`);
+      }
+    } else {
+      warnings.push(`etcd runs but endpoint status failed: ${firstLine(st.err || st.out)}`);
+    }
+  }
+  const ml = get('member_list');
+  if (ml?.rc === 0) {
+    try {
+      const list = parseMemberListJson(ml.out);
+      facts.members = list.members.map((m) => ({ id: m.id, name: m.name, peerUrls: m.peerUrls, clientUrls: m.clientUrls, isLearner: m.isLearner }));
+      facts.membersClusterId = list.header.clusterId;
+    } catch (err) {
+      warnings.push(`member list: ${(err as Error).message}`);
+    }
+  } else if (ml) warnings.push(`member list failed: ${firstLine(ml.err || ml.out)}`);
+  const alarms = get('alarms');
+  if (alarms?.rc === 0) {
+    try {
+      facts.alarms = parseAlarmListSimple(alarms.out).map((a) => a.alarm);
+    } catch (err) {
+      warnings.push(`alarm list: ${(err as Error).message}`);
+    }
+  }
+  const health = get('health');
+  if (health) {
+    facts.healthy = health.rc === 0;
+    if (health.rc !== 0) facts.healthError = firstLine(health.err || health.out);
+  }
+  return facts;
+}
+
+export function unreachableFacts(spec: NodeSpec, error: string, probeMs: number): NodeFacts {
+  return {
+    name: spec.name,
+    host: spec.host,
+    address: spec.address,
+    reachable: false,
+    error,
+    service: 'unknown',
+    processRunning: false,
+    versions: {},
+    warnings: [],
+    probeMs,
+  };
+}
+
+/** Probes one node over its connection: one exec, read-only. */
+export async function probeNode(spec: NodeSpec, conn: NodeConnection, o: GatherOptions): Promise<NodeFacts> {
+  const t0 = Date.now();
+  const r = await conn.sh(probeScript(spec, { lockFile: o.lockFile, commandTimeout: o.commandTimeout ?? 3 }), { retryOnDisconnect: true, timeout: 120 });
+  const ms = Date.now() - t0;
+  if (r.timedOut) return { ...unreachableFacts(spec, `the probe timed out after ${Math.round(ms / 1000)} s`, ms), reachable: true };
+  const sections = parseSections(r.stdout);
+  if (!sections.has('end')) {
+    const f = factsFromSections(spec, sections, ms);
+    f.warnings.push(`the probe did not finish (exit ${r.code ?? r.signal}): ${firstLine(r.stderr)}`);
+    return f;
+  }
+  return factsFromSections(spec, sections, ms);
+}
+
+/** Gathers every node's facts in parallel; an unreachable node is reported as such and the others go on. */
+export async function gatherFacts(inv: Inventory, transport: Transport, o: GatherOptions): Promise<ClusterFacts> {
+  const nodes = await Promise.all(
+    inv.nodes.map(async (spec): Promise<NodeFacts> => {
+      const t0 = Date.now();
+      try {
+        const conn = await transport.connect(spec);
+        return await probeNode(spec, conn, o);
+      } catch (err) {
+        if (!isConnectError(err)) throw err;
+        const f = unreachableFacts(spec, err.message, Date.now() - t0);
+        if (err instanceof HostKeyError) f.refused = { message: err.message, hint: err.hint ?? '' };
+        return f;
+      }
+    }),
+  );
+  return {
+    inventory: { file: inv.file, cluster: inv.cluster.name },
+    gatheredAt: (o.now?.() ?? new Date()).toISOString(),
+    nodes,
+    assessment: assessCluster(nodes, inv.nodes.map((n) => n.name)),
+    digest: digestFacts(nodes),
+  };
+}
+
+/** Host keys refused while gathering: etcd-dr never works on a cluster it cannot authenticate. */
+export function hostKeyRefusals(f: ClusterFacts): { node: string; message: string; hint: string }[] {
+  return f.nodes.flatMap((n) => (n.refused ? [{ node: n.name, ...n.refused }] : []));
+}
