@@ -616,6 +616,8 @@ export async function labEtcdVersion(target: LabTarget): Promise<string> {
 // ---------------------------------------------------------------------------------------------------
 // load
 
+/** how long one batch of puts is retried through leader elections (5 s election timeout, twice, and some) */
+const RETRY_MS = 30_000;
 /** etcd's default --max-txn-ops */
 const MAX_TXN_OPS = 128;
 
@@ -643,13 +645,24 @@ export async function loadKeys(target: LabTarget, opts: LoadOptions): Promise<Lo
   const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
   const txn = async (puts: { key: string; value: Buffer }[]) => {
     const body = { success: puts.map((p) => ({ requestPut: { key: b64(p.key), value: b64(p.value) } })) };
-    let r;
-    try {
-      r = await client.call('POST', '/v3/kv/txn', body, 60_000);
-    } catch (e) {
-      throw new ApplyError(`${n.host}: writing to ${client.endpoint} failed: ${(e as Error).message}`, 'is the cluster up? etcd-dr lab status');
+    // puts are idempotent, so a write that met a leader election (etcd answers 503, or the
+    // connection drops) is simply sent again, for up to RETRY_MS
+    const deadline = Date.now() + RETRY_MS;
+    let r: { status: number; body: string } | undefined;
+    for (;;) {
+      let failure: string;
+      try {
+        r = await client.call('POST', '/v3/kv/txn', body, 30_000);
+        if (r.status === 200) break;
+        failure = `etcd refused the write (${r.status}): ${r.body.slice(0, 500)}`;
+        if (r.status !== 503 && !/leader|timed out|unavailable/i.test(r.body)) throw new ApplyError(`${n.host}: ${failure}`);
+      } catch (e) {
+        if (e instanceof ApplyError) throw e;
+        failure = `writing to ${client.endpoint} failed: ${(e as Error).message}`;
+      }
+      if (Date.now() > deadline) throw new ApplyError(`${n.host}: ${failure} (still after ${RETRY_MS / 1000} s of retries)`, 'is the cluster up? etcd-dr lab status');
+      await sleep(200);
     }
-    if (r.status !== 200) throw new ApplyError(`${n.host}: etcd refused a write (${r.status}): ${r.body.slice(0, 500)}`);
     const rev = (JSON.parse(r.body) as { header?: { revision?: string } }).header?.revision;
     if (rev && BigInt(rev) > BigInt(revision)) revision = rev;
     bytes += puts.reduce((s, p) => s + p.key.length + p.value.length, 0);
