@@ -4,10 +4,11 @@
  * channels, per-command timeouts, and a careful answer to a dropped connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
-import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
+import { close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
+import { chmod, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { promisify } from 'node:util';
 import pRetry, { AbortError } from 'p-retry';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
@@ -175,10 +176,16 @@ async function connectOnce(node: string, ep: Endpoint, o: Resolved, viaJump: boo
   let refusal: HostKeyError | ConnectFailedError | undefined;
 
   const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
-    const keyType = keyTypeOfBlob(key) ?? 'unknown';
+    const keyType = keyTypeOfBlob(key);
+    if (keyType === undefined) {
+      refusal = new ConnectFailedError(node, 'protocol', `${ep.label} presented a malformed host key`, undefined, viaJump);
+      return verify(false);
+    }
     const check = checkHostKey(db, ep.host, ep.port, keyType, key);
     if (check.status === 'match') return verify(true);
-    if (check.status === 'unknown' && o.acceptNewHostKeys) {
+    // a host whose recorded key type is no longer offered is not simply new: someone else may be
+    // answering with a key of another type, so that case is never accepted blindly
+    if (check.status === 'unknown' && o.acceptNewHostKeys && !check.otherKnownTypes) {
       appendKnownHost(ep.knownHostsFile, ep.host, ep.port, keyType, key.toString('base64')).then(
         () => {
           o.onEvent({ type: 'host-key-recorded', node, host: ep.host, port: ep.port, keyType, fingerprint: fingerprint(key), file: ep.knownHostsFile });
@@ -209,6 +216,8 @@ async function connectOnce(node: string, ep: Endpoint, o: Resolved, viaJump: boo
     ...(sock ? { sock } : {}),
   };
 
+  // every running command listens for the connection going away: more than Node's default of 10
+  client.setMaxListeners(0);
   // an 'error' without a listener would crash the process; errors after 'ready' end in 'close' anyway
   client.on('error', (err: Error) => {
     live.lastError = err.message;
@@ -379,20 +388,27 @@ class OutputBuffer {
   }
 }
 
+const openFd = promisify(fsOpen);
+const fsyncFd = promisify(fsFsync);
+const closeFd = promisify(fsClose);
+
 /** Where a download's bytes go: a temp file next to the destination, hashed as it is written. */
 class FileSink {
   bytes = 0;
   private readonly hash = createHash('sha256');
+  private fdOpen = true;
   private constructor(
-    private readonly fh: import('node:fs/promises').FileHandle,
+    // a plain descriptor, not a FileHandle: FileHandle.close() waits for a write stream made from it to
+    // close, and with autoClose off (we fsync before closing) it never does
+    private readonly fd: number,
     private readonly ws: WriteStream,
     readonly tmp: string,
   ) {}
 
   static async create(localPath: string): Promise<FileSink> {
     const tmp = join(dirname(localPath), `.${basename(localPath)}.${randomBytes(6).toString('hex')}.part`);
-    const fh = await open(tmp, 'wx', 0o600);
-    return new FileSink(fh, fh.createWriteStream({ autoClose: false }), tmp);
+    const fd = await openFd(tmp, 'wx', 0o600);
+    return new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
   }
 
   /** false when the caller should wait for `onDrain` */
@@ -407,34 +423,41 @@ class FileSink {
   }
 
   private async flush(): Promise<void> {
+    if (this.ws.writableFinished) return;
     await new Promise<void>((resolve, reject) => {
       this.ws.once('error', reject);
       this.ws.end(() => resolve());
     });
   }
 
+  private async closeFd(): Promise<void> {
+    if (!this.fdOpen) return;
+    this.fdOpen = false;
+    await closeFd(this.fd);
+  }
+
   /** fsync, set the mode, rename over the destination, fsync the directory */
   async commit(localPath: string, mode: number): Promise<{ bytes: number; sha256: string }> {
     try {
       await this.flush();
-      await this.fh.sync();
+      await fsyncFd(this.fd);
     } finally {
-      await this.fh.close();
+      await this.closeFd();
     }
     if (mode !== 0o600) await chmod(this.tmp, mode);
     await rename(this.tmp, localPath);
-    const dir = await open(dirname(localPath), 'r');
+    const dirFd = await openFd(dirname(localPath), 'r');
     try {
-      await dir.sync();
+      await fsyncFd(dirFd);
     } finally {
-      await dir.close();
+      await closeFd(dirFd);
     }
     return { bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 
   async discard(): Promise<void> {
     await this.flush().catch(() => {});
-    await this.fh.close().catch(() => {});
+    await this.closeFd().catch(() => {});
     await unlink(this.tmp).catch(() => {});
   }
 }
@@ -449,9 +472,13 @@ type ChannelOutcome =
       stdoutTruncated: boolean;
       stderrTruncated: boolean;
       timedOut: boolean;
+      /** timed out and the server has not closed the channel (the session's command has not exited) */
+      stillOpen: boolean;
       durationMs: number;
     }
-  | { kind: 'lost'; durationMs: number; started: boolean; error: string };
+  | { kind: 'lost'; durationMs: number; started: boolean; error: string }
+  /** the server would not open a session channel: the command never started */
+  | { kind: 'refused'; error: string };
 
 interface ChannelRequest {
   timeoutMs: number;
@@ -460,17 +487,63 @@ interface ChannelRequest {
   sink?: FileSink;
 }
 
-/** after a KILL and close on timeout, how long to wait for the server to confirm before giving up on it */
-const CLOSE_GRACE_MS = 5000;
+interface ChannelRun {
+  outcome: Promise<ChannelOutcome>;
+  /**
+   * settles when the server has let go of the session (the channel closed, or the connection went):
+   * after a timeout that is later than `outcome`, and the session still counts against MaxSessions
+   */
+  released: Promise<void>;
+}
+
+/** after a KILL and close on timeout, how long to wait for the server to confirm the command ended */
+const KILL_GRACE_MS = 1000;
+/** how many times a refused session channel is asked for again before the command fails */
+const CHANNEL_OPEN_RETRIES = 3;
 /** how long a channel that closed without an exit status waits to learn whether the connection died */
 const LOSS_SETTLE_MS = 250;
 
+/** The ssh2 internals `sendSignal` needs; checked at run time, since they are not part of its API. */
+interface ChannelInternals {
+  outgoing?: { id?: number; state?: string };
+  _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+}
+
 /**
- * Runs one command on one channel and resolves on the channel's `close` (where the exit status has
- * arrived), or reports that the connection was lost under it.
+ * Asks sshd to signal the command; sshd turns it into killpg() of the session's process group, as the
+ * login user. So it works for commands of a non-root login only: sshd refuses signals in sessions of a
+ * root login (no privilege separation after auth), and a user cannot kill what sudo runs as root.
+ * ssh2's `channel.signal()` stays silent once our side sent EOF, and every command gets EOF on stdin at
+ * once, so the request goes through the protocol object directly while the channel is still open.
  */
-function runChannel(live: Live, command: string, req: ChannelRequest): Promise<ChannelOutcome> {
-  return new Promise((resolve) => {
+function sendSignal(stream: ClientChannel, name: string): void {
+  const ch = stream as unknown as ChannelInternals;
+  const state = ch.outgoing?.state;
+  const send = ch._client?._protocol?.signal;
+  try {
+    if (typeof send === 'function' && typeof ch.outgoing?.id === 'number' && (state === 'open' || state === 'eof')) {
+      send.call(ch._client!._protocol, ch.outgoing.id, name);
+    } else {
+      stream.signal(name);
+    }
+  } catch {
+    // the channel is already closing
+  }
+}
+
+/**
+ * Runs one command on one channel. `outcome` settles on the channel's `close` (where the exit status has
+ * arrived), on a timeout (after asking sshd to KILL the command and closing the channel), or when the
+ * connection is lost under it.
+ */
+function runChannel(live: Live, command: string, req: ChannelRequest): ChannelRun {
+  let markReleased!: () => void;
+  const released = new Promise<void>((r) => (markReleased = r));
+  const onClientGone = (): void => markReleased();
+  live.client.once('close', onClientGone);
+  void released.then(() => live.client.off('close', onClientGone));
+
+  const outcome = new Promise<ChannelOutcome>((resolve) => {
     const t0 = performance.now();
     const elapsed = (): number => Math.round(performance.now() - t0);
     const out = new OutputBuffer(req.maxOutputBytes);
@@ -478,6 +551,7 @@ function runChannel(live: Live, command: string, req: ChannelRequest): Promise<C
     let code: number | null | undefined;
     let signal: string | null = null;
     let timedOut = false;
+    let channelClosed = false;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let grace: NodeJS.Timeout | undefined;
@@ -499,6 +573,7 @@ function runChannel(live: Live, command: string, req: ChannelRequest): Promise<C
         stdoutTruncated: out.truncated,
         stderrTruncated: err.truncated,
         timedOut,
+        stillOpen: timedOut && !channelClosed,
         durationMs: elapsed(),
       });
     const lost = (started: boolean): void =>
@@ -508,18 +583,14 @@ function runChannel(live: Live, command: string, req: ChannelRequest): Promise<C
       if (Number.isFinite(req.timeoutMs)) {
         timer = setTimeout(() => {
           timedOut = true;
-          // sshd turns a `signal` request into killpg() of the session's process group
-          try {
-            stream.signal('KILL');
-          } catch {
-            // an older server without signal support: closing the channel below still ends the session
-          }
+          sendSignal(stream, 'KILL');
           try {
             stream.close();
           } catch {
             // already closing
           }
-          grace = setTimeout(done, CLOSE_GRACE_MS);
+          // sshd confirms the close only once the command has exited; do not wait longer for it
+          grace = setTimeout(done, KILL_GRACE_MS);
         }, req.timeoutMs);
       }
       stream.on('exit', (c: number | null, sig?: string) => {
@@ -541,6 +612,8 @@ function runChannel(live: Live, command: string, req: ChannelRequest): Promise<C
         live.lastError = e.message;
       });
       stream.on('close', () => {
+        channelClosed = true;
+        markReleased();
         if (timedOut || code !== undefined) return done();
         // no exit status: either the connection died under us, or the server closed the channel
         const decide = (): void => (live.alive ? done() : lost(true));
@@ -562,27 +635,20 @@ function runChannel(live: Live, command: string, req: ChannelRequest): Promise<C
     try {
       live.client.exec(command, { pty: false }, (e, stream) => {
         if (e) {
+          markReleased();
           if (!live.alive) return lost(true);
-          return finish({
-            kind: 'done',
-            code: null,
-            signal: null,
-            stdout: '',
-            stderr: `etcd-dr: the server refused a session channel: ${e.message}`,
-            stdoutTruncated: false,
-            stderrTruncated: false,
-            timedOut: false,
-            durationMs: elapsed(),
-          });
+          return finish({ kind: 'refused', error: e.message });
         }
         onStream(stream);
       });
     } catch (e) {
       // ssh2 throws synchronously when the connection is already gone: nothing was sent
+      markReleased();
       live.lastError = (e as Error).message;
       lost(false);
     }
   });
+  return { outcome, released };
 }
 
 /** The NodeConnection over ssh2. Build it with `connectNode` (or a Transport). */
@@ -750,12 +816,37 @@ export class SshConnection implements NodeConnection {
       maxOutputBytes: opts.maxOutputBytes ?? this.o.maxOutputBytes,
       ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
     };
-    return this.channels.use(async () => {
+    const release = await this.channels.acquire();
+    // a command that outlived its timeout keeps its slot until sshd lets go of its session, so the
+    // cap keeps matching what the server counts against MaxSessions
+    let releaseWith: Promise<void> | undefined;
+    try {
+      let refusals = 0;
       for (let attempt = 1; ; attempt++) {
         const live = await this.ensureLive();
         const sink = makeSink ? await makeSink() : undefined;
-        const r = await runChannel(live, command, { ...req, ...(sink ? { sink } : {}) });
+        const run = runChannel(live, command, { ...req, ...(sink ? { sink } : {}) });
+        const r = await run.outcome;
+        if (r.kind === 'refused') {
+          await sink?.discard();
+          // sshd frees a closed session a moment after it says so, and other clients may share its
+          // MaxSessions budget: the command never started, so trying again shortly is safe
+          if (++refusals <= CHANNEL_OPEN_RETRIES) {
+            attempt--;
+            await new Promise((res) => setTimeout(res, 200 * refusals));
+            continue;
+          }
+          this.o.onExec({ node: this.node, command: shown, code: null, signal: null, durationMs: 0, timedOut: false, error: `no session channel: ${r.error}` });
+          throw new ApplyError(
+            scrub(`${this.node}: sshd refused to open a session for \`${shown}\` (${r.error}), ${refusals} times; the command did not run`),
+            `sshd's MaxSessions (default 10) must allow ${this.o.maxChannels} sessions per connection; check MaxSessions in the node's sshd_config`,
+          );
+        }
         if (r.kind === 'done') {
+          if (r.stillOpen) releaseWith = run.released;
+          // under sudo the KILL (sent as the login user) cannot reach the root command, even when the
+          // channel closes because sudo itself died
+          const mayStillRun = r.timedOut && (r.stillOpen || become);
           const result: ExecResult = {
             command: shown,
             code: r.code,
@@ -766,8 +857,17 @@ export class SshConnection implements NodeConnection {
             timedOut: r.timedOut,
             stdoutTruncated: r.stdoutTruncated,
             stderrTruncated: r.stderrTruncated,
+            ...(r.timedOut ? { mayStillRun } : {}),
           };
-          this.o.onExec({ node: this.node, command: shown, code: r.code, signal: r.signal, durationMs: r.durationMs, timedOut: r.timedOut });
+          this.o.onExec({
+            node: this.node,
+            command: shown,
+            code: r.code,
+            signal: r.signal,
+            durationMs: r.durationMs,
+            timedOut: r.timedOut,
+            ...(mayStillRun ? { error: 'timed out; the node did not confirm the command ended, it may still be running there' } : {}),
+          });
           if (become && isSudoPasswordPrompt(result)) {
             await sink?.discard();
             throw new SudoPasswordError(this.node, this.spec.ssh.user, shown);
@@ -789,7 +889,10 @@ export class SshConnection implements NodeConnection {
         if (reconnected && attempt === 1 && (!r.started || opts.retryOnDisconnect)) continue;
         throw new ConnectionLostError(this.node, shown, reconnected, detail);
       }
-    });
+    } finally {
+      if (releaseWith) void releaseWith.then(release);
+      else release();
+    }
   }
 
   async close(): Promise<void> {

@@ -121,12 +121,20 @@ function hostKeyMessage(
   const name = t.port === 22 ? t.host : `[${t.host}]:${t.port}`;
   switch (check.status) {
     case 'unknown': {
-      const others = check.otherKnownTypes?.length
-        ? ` (${file} holds only keys of other types for it: ${check.otherKnownTypes.join(', ')})`
-        : '';
+      if (check.otherKnownTypes?.length) {
+        return {
+          message:
+            `${node}: ${what} presented a ${check.presentedFingerprint} key of a type ${file} has no key of for it, ` +
+            `while it records ${check.otherKnownTypes.join(', ')} keys for it; refusing to connect (the host may have ` +
+            `been reinstalled, or someone else may be answering)`,
+          hint:
+            `verify the host's keys on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if they changed, remove ` +
+            `the old entries (ssh-keygen -R '${name}' -f ${file}) and connect again with --accept-new-host-keys`,
+        };
+      }
       return {
         message:
-          `${node}: the host key of ${what} is not in ${file}${others}; refusing to connect to an unknown host. ` +
+          `${node}: the host key of ${what} is not in ${file}; refusing to connect to an unknown host. ` +
           `It presented ${check.presentedFingerprint}`,
         hint:
           `if that fingerprint is the host's, run again with --accept-new-host-keys to trust and record it; ` +

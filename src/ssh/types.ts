@@ -13,10 +13,17 @@ export interface ExecResult {
   /** true when stdout went past the output cap and the rest was dropped (the command still ran to its end) */
   stdoutTruncated?: boolean;
   stderrTruncated?: boolean;
+  /**
+   * set when `timedOut`: false only when the command is known to be gone. etcd-dr asks sshd to KILL a
+   * timed-out command, but sshd signals only in sessions of a non-root login, and as that user, so it
+   * cannot reach a command run through sudo; a command of a root login or under sudo is left running
+   * and its caller must treat it as possibly still at work.
+   */
+  mayStillRun?: boolean;
 }
 
 export interface ExecOptions {
-  /** seconds; defaults to the node's `ssh.commandTimeout` */
+  /** seconds; defaults to the node's `ssh.commandTimeout`; 0 for none */
   timeout?: number;
   /** written to the command's stdin, then closed */
   stdin?: string | Buffer;

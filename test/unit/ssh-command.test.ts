@@ -149,6 +149,18 @@ describe('transport errors', () => {
     expect(e.hint).toContain('ssh-keyscan -p 2222 10.0.0.1');
   });
 
+  test('a host offering a key type not on record while other types are: refused, never accepted blindly', () => {
+    const e = new HostKeyError(
+      'etcd1',
+      target,
+      { status: 'unknown', presentedFingerprint: 'SHA256:ed', otherKnownTypes: ['ecdsa-sha2-nistp256'] },
+      '/k',
+      false,
+    );
+    expect(e.message).toContain('while it records ecdsa-sha2-nistp256 keys for it; refusing to connect');
+    expect(e.hint).toContain("ssh-keygen -R '[10.0.0.1]:2222' -f /k");
+  });
+
   test('a jump host refusal says it is the jump host, and can be re-issued for another node', () => {
     const e = new HostKeyError('etcd1', target, { status: 'revoked', presentedFingerprint: 'SHA256:r', line: 3 }, '/k', true);
     expect(e.message).toContain('jump host 10.0.0.1:2222 (in front of etcd1)');
