@@ -25,7 +25,7 @@ export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { log
       if (e.type === 'host-key-recorded') log.warn({ node: e.node, host: e.host, port: e.port, fingerprint: e.fingerprint, file: e.file }, 'new host key recorded');
       else if (e.type === 'connect-attempt-failed') log.info({ node: e.node, attempt: e.attempt, retriesLeft: e.retriesLeft, error: e.error }, 'connection attempt failed');
       else if (e.type === 'connection-lost') log.warn({ node: e.node, error: e.error }, 'connection lost');
-      else log.debug({ node: e.node, target: e.target, reconnect: e.reconnect }, 'connected');
+      else log.debug({ node: e.node, target: e.target, ...(e.via ? { via: e.via } : {}), reconnect: e.reconnect }, 'connected');
     },
   });
   return {

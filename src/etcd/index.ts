@@ -1,0 +1,9 @@
+/** etcd knowledge: env file, versions, etcdctl/etcdutl command lines, output parsers, error codes. */
+export * from './classify.js';
+export * from './commands.js';
+export * from './envfile.js';
+export * from './errors.js';
+export * from './json.js';
+export * from './parse.js';
+export * from './version.js';
+export * from './walmeta.js';

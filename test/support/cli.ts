@@ -1,0 +1,47 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { labDown, labUp, type LabState, type LabEtcdVersion } from '../../src/lab/index.js';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  return {
+    stream: new Writable({
+      write(c: Buffer, _e, cb) {
+        chunks.push(Buffer.from(c));
+        cb();
+      },
+    }),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+/** Runs etcd-dr in this process, as a user would from a shell, and captures what it prints. */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<CliRun> {
+  const out = sink();
+  const err = sink();
+  const code = await main(argv, { stdout: out.stream, stderr: err.stream, env: { ...process.env, CI: 'true', ...env }, cwd, isTTY: false });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+/** A lab of its own for one test file: a temp dir and its own loopback addresses. */
+export async function startLab(addressBase: string, opts: { nodes?: number; etcd?: LabEtcdVersion } = {}): Promise<LabState> {
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-e2e-'));
+  return labUp({ dir, addressBase, nodes: opts.nodes ?? 3, etcd: opts.etcd ?? '3.4', log: () => undefined });
+}
+
+export async function stopLab(s: LabState | undefined): Promise<void> {
+  if (s) await labDown({ dir: s.dir, purge: true, log: () => undefined });
+}
+
+export function tempDir(prefix = 'etcd-dr-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
