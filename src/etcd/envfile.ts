@@ -132,7 +132,8 @@ export function parseEnvFile(text: string): EnvFile {
     if (ends) {
       const eol = c === '\r' && text[i + 1] === '\n' ? '\r\n' : c;
       if (state === 'key') p.kind = 'invalid';
-      if (state === 'pre-value') p.valueStart = i;
+      // an empty value starts at the line end; a closed quote (also 'pre-value') already has its start
+      if (state === 'pre-value' && p.valueStart < 0) p.valueStart = i;
       finish(i, eol);
       i += eol.length;
       physLine++;
@@ -225,7 +226,7 @@ export function parseEnvFile(text: string): EnvFile {
   }
   if (p.start < text.length) {
     if (state === 'key') p.kind = 'invalid';
-    if (state === 'pre-value') p.valueStart = text.length;
+    if (state === 'pre-value' && p.valueStart < 0) p.valueStart = text.length;
     finish(text.length, '');
   }
 
