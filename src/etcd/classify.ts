@@ -49,6 +49,23 @@ interface Rule {
 
 /** In priority order: the most specific first (a failed promote also mentions timeouts, etc.). */
 const RULES: readonly Rule[] = [
+  // what etcd logs when a member cannot take part in its cluster at all: in a member's log these outweigh
+  // the errors it replays from its WAL (a removed member's log also shows old rejected promotes)
+  {
+    code: 'permanently-removed',
+    any: ['the member has been permanently removed from the cluster'],
+    hint: 'this member was removed from the cluster; it can only rejoin with an empty data dir after a new member add',
+  },
+  {
+    code: 'cluster-id-mismatch',
+    re: /cluster ID mismatch/i,
+    hint: 'members of two different clusters are talking to each other: a data dir or ETCD_INITIAL_CLUSTER belongs to another cluster',
+  },
+  {
+    code: 'member-count-unequal',
+    any: ['member count is unequal'],
+    hint: "ETCD_INITIAL_CLUSTER does not list the cluster's current members; make it match `member list`",
+  },
   {
     code: 'learner-not-ready',
     any: ['can only promote a learner member which is in sync with leader'],
@@ -116,21 +133,6 @@ const RULES: readonly Rule[] = [
       'for 5 s, or the change would leave the cluster without quorum; wait and retry, and bring down members back first',
   },
   {
-    code: 'permanently-removed',
-    any: ['the member has been permanently removed from the cluster'],
-    hint: 'this member was removed from the cluster; it can only rejoin with an empty data dir after a new member add',
-  },
-  {
-    code: 'cluster-id-mismatch',
-    re: /cluster ID mismatch/i,
-    hint: 'members of two different clusters are talking to each other: a data dir or ETCD_INITIAL_CLUSTER belongs to another cluster',
-  },
-  {
-    code: 'member-count-unequal',
-    any: ['member count is unequal'],
-    hint: "ETCD_INITIAL_CLUSTER does not list the cluster's current members; make it match `member list`",
-  },
-  {
     // etcd/raft: a member whose data dir is older than what the leader knows it had
     code: 'raft-out-of-range',
     re: /tocommit\(\d{1,20}\) is out of range/,
@@ -165,12 +167,12 @@ const RULES: readonly Rule[] = [
   },
   {
     code: 'tls',
-    any: ['x509: ', 'tls: bad certificate', 'tls: failed to verify', 'authentication handshake failed', 'tls: unknown certificate authority'],
+    any: ['x509: ', 'tls: bad certificate', 'tls: failed to verify', 'authentication handshake failed', 'tls: unknown certificate authority', 'tls: certificate required'],
     hint: 'the TLS handshake failed: check the CA, client certificate and key paths and that the certificates cover the address',
   },
   {
     code: 'usage',
-    any: ['unknown flag: ', 'is only for `--write-out', 'unknown command "', 'Error: too many arguments'],
+    any: ['unknown flag: ', 'is only for `--write-out', 'unknown command "', 'Error: too many arguments', '--mark-compacted required if'],
     hint: 'the etcd tool does not accept these arguments: its version differs from the one the command was built for',
   },
   {
