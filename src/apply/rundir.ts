@@ -41,7 +41,7 @@ export type JournalEvent =
   | { t: string; event: 'step-start'; step: string }
   | { t: string; event: 'step-done'; step: string; ms: number; outcome: string; data?: Record<string, unknown> }
   | { t: string; event: 'step-failed'; step: string; ms: number; error: string }
-  | { t: string; event: 'rollback'; step: string; detail: string }
+  | { t: string; event: 'rollback'; step: string; detail: string; undone?: string[] }
   | {
       t: string;
       event: 'command';

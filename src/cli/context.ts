@@ -13,6 +13,10 @@ export interface CliContext {
   exitCode: number;
   /** true when stdout is a terminal (tables, live progress) */
   isTTY: boolean;
+  /** true when stderr is a terminal: progress is drawn live there */
+  stderrIsTTY?: boolean;
+  /** where confirmations are read (default process.stdin) */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Options every command accepts. */

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import type { CliContext } from './context.js';
 import { labCommand } from './lab.js';
+import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
 import { statusCommand } from './status.js';
 
 const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
@@ -30,6 +31,10 @@ export function buildCli(argv: string[], ctx: CliContext) {
       describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
     })
     .command(statusCommand(ctx))
+    .command(planCommand(ctx))
+    .command(recoverCommand(ctx))
+    .command(applyCommand(ctx))
+    .command(resumeCommand(ctx))
     .command(labCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
@@ -54,6 +59,8 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     cwd: partial.cwd ?? process.cwd(),
     exitCode: EXIT.ok,
     isTTY: partial.isTTY ?? Boolean(process.stdout.isTTY),
+    stderrIsTTY: partial.stderrIsTTY ?? (partial.stderr ? false : Boolean(process.stderr.isTTY)),
+    ...(partial.stdin ? { stdin: partial.stdin } : {}),
   };
   try {
     await buildCli(argv, ctx).parseAsync();

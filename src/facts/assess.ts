@@ -134,12 +134,11 @@ export function assessCluster(nodes: NodeFacts[], inventoryNames: string[]): Clu
   return { ...base, verdict: 'healthy', reasons: [`${voting.length} voting members serve clients, leader ${leader ?? 'unknown'}`] };
 }
 
-/**
- * A digest of the facts a plan depends on. It leaves out what moves on a healthy cluster (raft indexes,
- * db sizes, revisions of running members, timings), so re-gathering the same cluster gives the same digest.
- */
-export function digestFacts(nodes: NodeFacts[]): string {
-  const canon = nodes.map((n) => ({
+/** What of each node's facts a plan depends on: a stale plan is one whose nodes no longer look like this. */
+export type CanonFacts = ReturnType<typeof canonFacts>;
+
+export function canonFacts(nodes: NodeFacts[]) {
+  return nodes.map((n) => ({
     name: n.name,
     reachable: n.reachable,
     running: Boolean(n.endpoint) || n.processRunning,
@@ -156,5 +155,33 @@ export function digestFacts(nodes: NodeFacts[]): string {
     members: n.members ? n.members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort() : null,
     lock: n.lock?.runId ?? null,
   }));
+}
+
+/**
+ * A digest of the facts a plan depends on. It leaves out what moves on a healthy cluster (raft indexes,
+ * db sizes, revisions of running members, timings), so re-gathering the same cluster gives the same digest.
+ */
+export function digestFacts(nodes: NodeFacts[]): string {
+  const canon = canonFacts(nodes);
   return `sha256:${createHash('sha256').update(JSON.stringify(canon)).digest('hex')}`;
+}
+
+/** What changed between the facts a plan was made from and the current ones, one line per difference. */
+export function diffCanonFacts(before: CanonFacts, after: CanonFacts): string[] {
+  const out: string[] = [];
+  const names = new Set([...before.map((n) => n.name), ...after.map((n) => n.name)]);
+  for (const name of names) {
+    const b = before.find((n) => n.name === name) as Record<string, unknown> | undefined;
+    const a = after.find((n) => n.name === name) as Record<string, unknown> | undefined;
+    if (!b || !a) {
+      out.push(`${name}: ${b ? 'no longer in the inventory' : 'new in the inventory'}`);
+      continue;
+    }
+    for (const k of Object.keys({ ...b, ...a })) {
+      const x = JSON.stringify(b[k] ?? null);
+      const y = JSON.stringify(a[k] ?? null);
+      if (x !== y) out.push(`${name}: ${k} was ${x}, now ${y}`);
+    }
+  }
+  return out;
 }

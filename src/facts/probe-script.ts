@@ -23,7 +23,7 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     'export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"',
     // stdout and stderr of each section are kept apart (etcdctl logs warnings on stderr next to its JSON)
     'exec 4>&1',
-    `sec() { name=$1; shift; err=$( { out=$("$@"); rc=$?; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)" >&4; } 2>&1 ); printf '${SECTION_PREFIX}%s.err 0 %s\\n' "$name" "$(printf %s "$err" | base64 -w0)"; }`,
+    `sec() { name=$1; shift; err=$( { out=$("$@"; r=$?; printf x; exit $r); rc=$?; out=\${out%x}; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)" >&4; } 2>&1 ); printf '${SECTION_PREFIX}%s.err 0 %s\\n' "$name" "$(printf %s "$err" | base64 -w0)"; }`,
     `sec service systemctl is-active ${q(n.etcd.service)}`,
     'sec proc pgrep -x etcd',
     'sec etcd_version etcd --version',

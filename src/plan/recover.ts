@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonFacts } from '../facts/assess.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { peerUrl } from '../inventory/types.js';
@@ -195,7 +196,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     }
     envNow.set(m.name, env.text);
   }
-  const writeEnv = (m: NodeSpec, cluster: NodeSpec[], phase: Step['phase'], why: string) => {
+  const writeEnv = (m: NodeSpec, cluster: NodeSpec[], phase: Step['phase'], why: string, join?: string) => {
     const before = envNow.get(m.name)!;
     const { text: after, diff } = editEnvText(before, {
       ETCD_INITIAL_CLUSTER: initialCluster(cluster),
@@ -214,6 +215,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       slug: `env-${m.name}${phase === 'finalize' ? '-final' : ''}`,
       phase,
       node: m.name,
+      ...(join ? { join } : {}),
       action: { type: 'write-env', ...params },
       commands: [writeEnvScript(params)],
       envDiff: diff,
@@ -226,7 +228,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     slug: `start-${survivor.name}`,
     phase: 'first-member',
     node: survivor.name,
-    action: { type: 'start-etcd', waitHealthy: true },
+    action: { type: 'start-etcd', waitHealthy: true, baseline: true },
     commands: [startScript(survivor), waitHealthyScript(survivor, 120)],
     why: 'the cluster serves writes again from here on',
   });
@@ -238,6 +240,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       slug: `add-${j.name}`,
       phase: 'join',
       node: j.name,
+      join: j.name,
       action: { type: 'member-add', via: survivor.name, name: j.name, peerUrl: peerUrl(j), learner: intent.learner },
       commands: [
         `${etcdctlPrefix(survivor)} member list -w json   # skip the add when ${j.name} is already a member`,
@@ -247,11 +250,12 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
         ? 'as a learner, a member that never starts cannot take the quorum away'
         : 'the voting add of the manual procedure (--no-learner): the quorum grows at once',
     });
-    writeEnv(j, cluster, 'join', `${j.name} joins an existing cluster of ${cluster.map((c) => c.name).join(', ')}`);
+    writeEnv(j, cluster, 'join', `${j.name} joins an existing cluster of ${cluster.map((c) => c.name).join(', ')}`, j.name);
     add({
       slug: `start-${j.name}`,
       phase: 'join',
       node: j.name,
+      join: j.name,
       action: { type: 'start-etcd', waitHealthy: false },
       commands: [startScript(j)],
       why: 'starts with an empty data dir and fetches everything from the leader',
@@ -261,6 +265,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
         slug: `promote-${j.name}`,
         phase: 'join',
         node: j.name,
+        join: j.name,
         action: { type: 'promote', via: survivor.name, name: j.name },
         commands: [`${etcdctlPrefix(survivor)} member promote <id of ${j.name}>   # retried while etcd says the learner is not in sync`],
         why: 'a learner that caught up becomes a voting member',
@@ -270,6 +275,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       slug: `wait-${j.name}`,
       phase: 'join',
       node: j.name,
+      join: j.name,
       action: { type: 'wait-healthy', endpointOf: j.name },
       commands: [waitHealthyScript(j, 120)],
       why: 'the member serves clients before the next one is added',
@@ -283,14 +289,14 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     slug: 'verify',
     phase: 'verify',
     nodes: members.map((m) => m.name),
-    action: { type: 'verify', members: members.map((m) => m.name), minKeys: survivorFacts.dataDir?.db?.totalKey ?? 0 },
+    action: { type: 'verify', via: survivor.name, members: members.map((m) => m.name) },
     commands: [
       `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint status -w json`,
       `${etcdctlPrefix(survivor)} member list -w json`,
       `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint hashkv --rev=<revision> -w json`,
       `${etcdctlPrefix(survivor)} alarm list`,
     ],
-    why: 'every member healthy, one leader, no learner, no alarm, the same hash at one revision, no key lost',
+    why: 'every member healthy, one leader, no learner, no alarm, the same hash at one revision, no fewer keys than the restored survivor served, env files listing every member',
   });
   add({
     slug: 'unlock',
@@ -309,7 +315,10 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     tool: { name: 'etcd-dr', version: ctx.toolVersion },
     inventory: { file: inventory.file, cluster: inventory.cluster.name },
     intent,
+    lockFile: ctx.lockFile,
+    holder: ctx.holder,
     factsDigest: facts.digest,
+    facts: canonFacts(facts.nodes),
     summary:
       `Recover cluster ${inventory.cluster.name} from ${survivor.name}'s data` +
       (joiners.length ? `, then re-add ${joiners.map((j) => j.name).join(', ')} one at a time${intent.learner ? ' as learners' : ''}` : '') +

@@ -3,6 +3,8 @@
  * by a person, then run step by step by the executor. Nothing in here does I/O.
  */
 
+import type { CanonFacts } from '../facts/assess.js';
+
 export const PLAN_FORMAT = 'etcd-dr/plan';
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -42,11 +44,16 @@ export type Action =
       markCompacted: boolean;
     }
   | { type: 'write-env'; path: string; backup: string; beforeSha256: string; content: string; afterSha256: string }
-  | { type: 'start-etcd'; waitHealthy: boolean }
+  /** `baseline`: once it serves, count the keys: the verification's floor (what the restored db holds) */
+  | { type: 'start-etcd'; waitHealthy: boolean; baseline?: boolean }
   | { type: 'member-add'; via: string; name: string; peerUrl: string; learner: boolean }
   | { type: 'promote'; via: string; name: string }
+  /** remove the member with this peer URL; done when no member has it */
+  | { type: 'member-remove'; via: string; name: string; peerUrl: string }
+  /** when `from` leads, hand leadership to another voting member (`to`, or the most caught-up one) */
+  | { type: 'move-leader'; via: string; from: string; to?: string; members: string[] }
   | { type: 'wait-healthy'; endpointOf: string }
-  | { type: 'verify'; members: string[]; minKeys: number }
+  | { type: 'verify'; via: string; members: string[] }
   | { type: 'unlock' };
 
 export type ActionType = Action['type'];
@@ -65,6 +72,11 @@ export interface Step {
   /** unified-diff-like text of an env-file change */
   envDiff?: string;
   why: string;
+  /**
+   * the member whose join this step is part of: when any step of a join fails, the executor rolls the
+   * join back (member removed, etcd stopped, env file restored, data dir set aside)
+   */
+  join?: string;
 }
 
 export interface EvidenceRow {
@@ -88,8 +100,13 @@ export interface Plan {
   tool: { name: 'etcd-dr'; version: string };
   inventory: { file: string; cluster: string };
   intent: Intent;
+  /** the lock file on every node, and who the lock names as holder */
+  lockFile: string;
+  holder: string;
   /** digest of the facts the plan was made from; apply refuses when re-gathered facts differ */
   factsDigest: string;
+  /** the facts behind the digest, so a refusal can say what changed */
+  facts: CanonFacts;
   summary: string;
   survivor?: { name: string; reason: string; evidence: EvidenceRow[] };
   /** members of the cluster once the plan has run */

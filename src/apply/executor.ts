@@ -1,0 +1,570 @@
+/**
+ * Runs a plan, step by step, exactly as reviewed. Every step is journaled before and after; steps already
+ * done in an earlier attempt of the same run are skipped (`resume`). Each action has one handler; the
+ * remote scripts are the plan's own texts (src/plan/scripts.ts), so what ran is what was shown.
+ *
+ * Safety rules the handlers keep:
+ * - nothing is deleted: data dirs and env files are moved aside or backed up;
+ * - a dropped SSH connection during a step re-runs the step once (every step checks before it acts);
+ * - a failed join is rolled back so the members already serving keep their quorum.
+ */
+import { mkdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseEnvFile, vars } from '../etcd/envfile.js';
+import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
+import { moveAsideScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import type { Action, Plan, Step } from '../plan/types.js';
+import { ConnectionLostError } from '../ssh/errors.js';
+import { shellQuote as q } from '../ssh/quote.js';
+import type { ExecResult, NodeConnection } from '../ssh/types.js';
+import type { Transport } from '../ssh/transport.js';
+import { ApplyError, ExitError, RefusedError, VerificationError, EXIT } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
+import type { ProgressSink } from './progress.js';
+import type { JournalEvent, RunDir } from './rundir.js';
+
+export interface ExecutorDeps {
+  inventory: Inventory;
+  transport: Transport;
+  log: Logger;
+  run: RunDir;
+  progress: ProgressSink;
+  /** set when the user interrupts (SIGINT/SIGTERM): the current step finishes, then the run stops */
+  interrupted?: () => boolean;
+  /** seconds a joiner may take to catch up before its promote is given up (default 600) */
+  catchUpTimeoutSec?: number;
+  /** seconds a started member may take to serve (default 120) */
+  healthyTimeoutSec?: number;
+}
+
+export interface StepOutcome {
+  /** the status word the step ended with: done, already, skipped, … */
+  outcome: string;
+  data?: Record<string, unknown>;
+}
+
+export interface RunResult {
+  runId: string;
+  outcome: 'done';
+  ms: number;
+  steps: { id: string; ms: number; outcome: string; resumed: boolean }[];
+  verification?: Record<string, unknown>;
+}
+
+/** The `etcd-dr:` word a step script ended with (scripts print it as their last stdout line). */
+export function statusWord(r: ExecResult): string {
+  const lines = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('etcd-dr:'));
+  return lines.length ? lines[lines.length - 1]!.slice('etcd-dr:'.length) : '';
+}
+
+/** Steps that count as done for a run: done, and not undone since by a rollback. */
+export function doneStepsOf(events: JournalEvent[]): Map<string, JournalEvent & { event: 'step-done' }> {
+  const done = new Map<string, JournalEvent & { event: 'step-done' }>();
+  for (const e of events) {
+    if (e.event === 'step-done') done.set(e.step, e);
+    if (e.event === 'rollback') for (const s of e.undone ?? []) done.delete(s);
+  }
+  return done;
+}
+
+export class Executor {
+  private readonly specs = new Map<string, NodeSpec>();
+  private baseline?: { count: number; revision: number };
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly d: ExecutorDeps,
+  ) {
+    for (const n of d.inventory.nodes) this.specs.set(n.name, n);
+  }
+
+  private spec(name: string): NodeSpec {
+    const s = this.specs.get(name);
+    if (!s) throw new ExitError(`the plan names ${name}, which is not in the inventory`, EXIT.badInput, 'apply a plan with the inventory it was made from');
+    return s;
+  }
+
+  private conn(name: string): Promise<NodeConnection> {
+    return this.d.transport.connect(this.spec(name));
+  }
+
+  private async sh(node: string, step: Step, script: string, timeoutSec: number): Promise<ExecResult> {
+    const c = await this.conn(node);
+    const r = await c.sh(script, { timeout: timeoutSec });
+    this.d.run.append({
+      event: 'command',
+      step: step.id,
+      node,
+      command: script.split('\n').find((l) => l && !l.startsWith('set ')) ?? script.slice(0, 200),
+      code: r.code,
+      signal: r.signal,
+      ms: r.durationMs,
+      timedOut: r.timedOut,
+      stdout: r.stdout,
+      stderr: r.stderr,
+    });
+    return r;
+  }
+
+  /** Runs a step script and turns a failure into an ApplyError that quotes the node's own words. */
+  private async script(node: string, step: Step, script: string, timeoutSec: number, what: string): Promise<string> {
+    const r = await this.sh(node, step, script, timeoutSec);
+    const word = statusWord(r);
+    if (r.code === 0) return word || 'done';
+    const said = (r.stderr.trim().split('\n').pop() ?? '').trim() || (r.timedOut ? `no answer within ${timeoutSec} s` : `exit ${r.code ?? r.signal}`);
+    if (r.code === 3 && word.startsWith('held-by')) {
+      throw new RefusedError(`${node}: the etcd-dr lock is held by run ${word.split(' ')[1] ?? '?'}`, 'wait for that run, or `etcd-dr resume` it');
+    }
+    if (r.code === 3 && word.startsWith('changed-since-plan')) {
+      throw new RefusedError(`${node}: ${what}: the file changed since the plan was made (${word})`, 'make a new plan from the current state');
+    }
+    throw new ApplyError(`${node}: ${what} failed: ${said}`, r.timedOut ? 'the node did not answer in time; check it, then `etcd-dr resume`' : 'fix the cause on the node, then `etcd-dr resume`');
+  }
+
+  private ops(via: string): Promise<EtcdOps> {
+    return this.conn(via).then((c) => new EtcdOps(this.spec(via), c));
+  }
+
+  /** Runs every step not yet done. Throws ExitError subclasses on failure; the journal says where. */
+  async run(opts: { resumed: boolean }): Promise<RunResult> {
+    const t0 = Date.now();
+    const { run, progress, log } = this.d;
+    const done = doneStepsOf(run.read());
+    for (const [, e] of done) {
+      const b = e.data?.['baseline'] as { count: number; revision: number } | undefined;
+      if (b) this.baseline = b;
+    }
+    run.append({ event: 'run-start', runId: this.plan.runId, resumed: opts.resumed, pid: process.pid });
+    progress.start(this.plan.steps.map((s) => ({ id: s.id, title: title(s), done: done.has(s.id) })));
+    const results: RunResult['steps'] = [];
+    let verification: Record<string, unknown> | undefined;
+    try {
+      for (const step of this.plan.steps) {
+        if (done.has(step.id)) {
+          results.push({ id: step.id, ms: 0, outcome: 'done earlier', resumed: true });
+          continue;
+        }
+        if (this.d.interrupted?.()) {
+          throw new ExitError(`interrupted before step ${step.id}; every step before it is done`, EXIT.interrupted, `continue with \`etcd-dr resume ${this.plan.runId}\``);
+        }
+        const s0 = Date.now();
+        run.append({ event: 'step-start', step: step.id });
+        progress.event({ type: 'step-start', step: step.id, title: title(step) });
+        log.debug({ step: step.id, node: step.node ?? step.nodes?.join(','), action: step.action.type }, `step ${step.id} ${title(step)}`);
+        let out: StepOutcome;
+        try {
+          out = await this.runStep(step);
+        } catch (err) {
+          const ms = Date.now() - s0;
+          const msg = err instanceof Error ? err.message : String(err);
+          run.append({ event: 'step-failed', step: step.id, ms, error: msg });
+          progress.event({ type: 'step-failed', step: step.id, ms, detail: msg });
+          log.debug({ step: step.id, error: msg }, `step ${step.id} failed`);
+          if (step.join) await this.rollbackJoin(step.join, step);
+          throw err;
+        }
+        const ms = Date.now() - s0;
+        run.append({ event: 'step-done', step: step.id, ms, outcome: out.outcome, ...(out.data ? { data: out.data } : {}) });
+        progress.event({ type: 'step-done', step: step.id, ms, detail: out.outcome === 'done' ? '' : out.outcome });
+        log.debug({ step: step.id, ms, outcome: out.outcome }, `step ${step.id} ${out.outcome}`);
+        if (step.action.type === 'verify') verification = out.data;
+        results.push({ id: step.id, ms, outcome: out.outcome, resumed: false });
+      }
+    } catch (err) {
+      const interrupted = err instanceof ExitError && err.exitCode === EXIT.interrupted;
+      run.append({ event: 'run-end', outcome: interrupted ? 'interrupted' : 'failed', ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      progress.stop();
+    }
+    const ms = Date.now() - t0;
+    run.append({ event: 'run-end', outcome: 'done', ms });
+    return { runId: this.plan.runId, outcome: 'done', ms, steps: results, ...(verification ? { verification } : {}) };
+  }
+
+  /** One step; a connection dropped mid-step re-runs it once, since every step checks before it acts. */
+  private async runStep(step: Step): Promise<StepOutcome> {
+    try {
+      return await this.dispatch(step);
+    } catch (err) {
+      if (!(err instanceof ConnectionLostError)) throw err;
+      this.d.log.warn({ step: step.id, error: err.message }, 'connection lost during the step; checking the node and repeating the step');
+      this.d.progress.event({ type: 'note', step: step.id, detail: 'connection lost; repeating the step after reconnecting' });
+      return this.dispatch(step);
+    }
+  }
+
+  private dispatch(step: Step): Promise<StepOutcome> {
+    const a = step.action;
+    switch (a.type) {
+      case 'lock':
+        return this.fanOut(step, () => lockScript(this.lockFile(), this.plan.runId, this.holder()), 30, 'take the lock', n0(step));
+      case 'unlock':
+        return this.fanOut(step, () => unlockScript(this.lockFile(), this.plan.runId), 30, 'release the lock', n0(step));
+      case 'stop-etcd':
+        return this.fanOut(step, (n) => stopScript(this.spec(n), 60), 90, 'stop etcd', n0(step));
+      case 'move-data-dir':
+        return this.single(step, moveAsideScript(a.from, a.to), 60, `move ${a.from} aside`);
+      case 'backup-db':
+        return this.backupDb(step, a);
+      case 'restore-db':
+        return this.single(step, restoreScript({ ...a, runId: this.plan.runId }), 3600, 'restore the db');
+      case 'write-env':
+        return this.single(step, writeEnvScript(a), 30, `rewrite ${a.path}`);
+      case 'start-etcd':
+        return this.start(step, a);
+      case 'member-add':
+        return this.memberAdd(step, a);
+      case 'promote':
+        return this.promote(step, a);
+      case 'member-remove':
+        return this.memberRemove(step, a);
+      case 'move-leader':
+        return this.moveLeader(step, a);
+      case 'wait-healthy':
+        return this.waitHealthy(step, a.endpointOf);
+      case 'verify':
+        return this.verify(step, a);
+      default:
+        return Promise.reject(new ExitError(`this etcd-dr cannot run a "${(a as Action).type}" step`, EXIT.badInput, 'apply the plan with the etcd-dr version that made it'));
+    }
+  }
+
+  private lockFile(): string {
+    return this.plan.lockFile;
+  }
+
+  private holder(): string {
+    return this.plan.holder;
+  }
+
+  private async single(step: Step, script: string, timeoutSec: number, what: string): Promise<StepOutcome> {
+    return { outcome: await this.script(node(step), step, script, timeoutSec, what) };
+  }
+
+  /** The same script on several nodes at once; every node's result is journaled, the first failure thrown. */
+  private async fanOut(step: Step, script: (node: string) => string, timeoutSec: number, what: string, nodes: string[]): Promise<StepOutcome> {
+    const results = await Promise.allSettled(nodes.map((n) => this.script(n, step, script(n), timeoutSec, what)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failed.length) {
+      const refused = failed.find((e) => e instanceof RefusedError);
+      throw refused ?? failed[0];
+    }
+    const words = results.map((r, i) => `${nodes[i]}:${(r as PromiseFulfilledResult<string>).value}`);
+    return { outcome: words.every((w) => w.endsWith(':already')) ? 'already' : 'done', data: { nodes: words } };
+  }
+
+  private async backupDb(step: Step, a: Extract<Action, { type: 'backup-db' }>): Promise<StepOutcome> {
+    const dir = dirname(a.localPath);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const c = await this.conn(node(step));
+    const t0 = Date.now();
+    const { bytes, sha256 } = await c.download(a.remoteDb, a.localPath, { mode: 0o600, timeout: 3600 });
+    writeFileSync(`${a.localPath}.sha256`, `${sha256}  ${a.localPath.split('/').pop()}\n`, { mode: 0o600 });
+    this.d.run.append({ event: 'command', step: step.id, node: node(step), command: `download ${a.remoteDb}`, code: 0, signal: null, ms: Date.now() - t0, timedOut: false, stdout: `${bytes} bytes sha256 ${sha256}`, stderr: '' });
+    return { outcome: 'done', data: { localPath: a.localPath, bytes, sha256 } };
+  }
+
+  private async start(step: Step, a: Extract<Action, { type: 'start-etcd' }>): Promise<StepOutcome> {
+    const n = node(step);
+    const spec = this.spec(n);
+    const word = await this.script(n, step, startScript(spec), 60, 'start etcd');
+    if (!a.waitHealthy) return { outcome: word };
+    await this.script(n, step, waitHealthyScript(spec, this.d.healthyTimeoutSec ?? 120), (this.d.healthyTimeoutSec ?? 120) + 30, 'wait until etcd serves');
+    if (!a.baseline) return { outcome: word };
+    const ops = await this.ops(n);
+    const k = await retryEtcd(() => ops.keyCount(), { deadlineMs: 30_000 });
+    this.baseline = k;
+    return { outcome: word, data: { baseline: k } };
+  }
+
+  private async memberAdd(step: Step, a: Extract<Action, { type: 'member-add' }>): Promise<StepOutcome> {
+    const ops = await this.ops(a.via);
+    const existing = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), a.peerUrl);
+    if (existing) {
+      if (existing.name !== '' && existing.name !== a.name) {
+        throw new RefusedError(`${a.peerUrl} already belongs to member ${existing.name} (${existing.id})`, `remove that member first, or give ${a.name} another address`);
+      }
+      return { outcome: 'already', data: { id: existing.id, learner: existing.isLearner } };
+    }
+    const m = await retryEtcd(() => ops.memberAdd(a.name, a.peerUrl, a.learner), {
+      deadlineMs: 60_000,
+      retryOn: new Set(['unhealthy-cluster', 'leader-changed', 'no-leader', 'timeout']),
+      onRetry: (e, i) => this.note(step, `attempt ${i}: ${e.code}: etcd needs every member connected for 5 s before it accepts a new one; retrying`),
+    }).catch(async (err: unknown) => {
+      // a timed-out add may have been applied: look before failing
+      const again = memberByPeerUrl(await ops.memberList().catch(() => []), a.peerUrl);
+      if (again) return again;
+      throw err;
+    });
+    return { outcome: 'done', data: { id: m.id, learner: a.learner } };
+  }
+
+  private async promote(step: Step, a: Extract<Action, { type: 'promote' }>): Promise<StepOutcome> {
+    const ops = await this.ops(a.via);
+    const spec = this.spec(a.name);
+    const deadline = Date.now() + (this.d.catchUpTimeoutSec ?? 600) * 1000;
+    let pause = 250;
+    for (let attempt = 1; ; attempt++) {
+      const m = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), peerUrl(spec));
+      if (!m) throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
+      if (!m.isLearner) return { outcome: attempt === 1 ? 'already' : 'done', data: { id: m.id, attempts: attempt } };
+      try {
+        await ops.memberPromote(m.id);
+        return { outcome: 'done', data: { id: m.id, attempts: attempt } };
+      } catch (err) {
+        if (!(err instanceof EtcdCommandError)) throw err;
+        if (err.code === 'member-not-learner') return { outcome: 'already', data: { id: m.id, attempts: attempt } };
+        if (err.code !== 'learner-not-ready' && !err.retryable) throw err;
+        if (Date.now() + pause > deadline) {
+          throw new ApplyError(`${a.name} did not catch up with the leader within ${this.d.catchUpTimeoutSec ?? 600} s: ${err.message}`, `check etcd on ${a.name} (journalctl -u ${spec.etcd.service})`);
+        }
+        // a learner whose etcd died will never catch up: say so now rather than at the deadline
+        if (attempt % 4 === 0) await this.assertRunning(step, a.name);
+        if (attempt % 8 === 1) this.note(step, `${a.name} is catching up (etcd: ${err.code}); promote attempt ${attempt}`);
+        await sleep(pause);
+        pause = Math.min(pause * 2, 2000);
+      }
+    }
+  }
+
+  private async memberRemove(step: Step, a: Extract<Action, { type: 'member-remove' }>): Promise<StepOutcome> {
+    const ops = await this.ops(a.via);
+    const m = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), a.peerUrl);
+    if (!m) return { outcome: 'already' };
+    await retryEtcd(() => ops.memberRemove(m.id), {
+      deadlineMs: 60_000,
+      retryOn: new Set(['unhealthy-cluster', 'leader-changed', 'no-leader']),
+      onRetry: (e, i) => this.note(step, `attempt ${i}: ${e.code}; retrying the remove`),
+    }).catch(async (err: unknown) => {
+      // a remove that timed out may have been applied: look before failing
+      if (!memberByPeerUrl(await ops.memberList().catch(() => [m]), a.peerUrl)) return;
+      throw err;
+    });
+    return { outcome: 'done', data: { id: m.id } };
+  }
+
+  private async moveLeader(step: Step, a: Extract<Action, { type: 'move-leader' }>): Promise<StepOutcome> {
+    const ops = await this.ops(a.via);
+    const specs = a.members.map((m) => this.spec(m));
+    const endpoints = specs.map(clientUrl);
+    const from = this.spec(a.from);
+    const st = await ops.endpointStatus(endpoints);
+    const members = await ops.memberList();
+    const fromMember = memberByPeerUrl(members, peerUrl(from));
+    const leader = st.statuses.find((s) => s.isLeader);
+    if (!fromMember || !leader || leader.memberId !== fromMember.id) return { outcome: 'already', data: { leader: leader?.memberId } };
+    const candidates = st.statuses
+      .filter((s) => s.memberId !== fromMember.id && !s.isLearner)
+      .sort((x, y) => y.raftAppliedIndex - x.raftAppliedIndex);
+    const toId = a.to ? memberByPeerUrl(members, peerUrl(this.spec(a.to)))?.id : candidates[0]?.memberId;
+    if (!toId) throw new ApplyError(`no voting member to hand leadership to from ${a.from}`, 'the cluster needs another healthy voting member first');
+    await retryEtcd(() => ops.moveLeader(toId, endpoints), { deadlineMs: 30_000 });
+    return { outcome: 'done', data: { from: fromMember.id, to: toId } };
+  }
+
+  private async assertRunning(step: Step, name: string): Promise<void> {
+    const spec = this.spec(name);
+    const r = await this.sh(name, step, `systemctl is-active ${q(spec.etcd.service)} 2>/dev/null || true; pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running`, 20);
+    if (statusWord(r) === 'not-running') {
+      const logs = await this.sh(name, step, `journalctl -u ${q(spec.etcd.service)} -n 20 --no-pager 2>/dev/null || systemctl status ${q(spec.etcd.service)} 2>&1 | tail -n 20 || true`, 20);
+      const tail = `${logs.stdout}${logs.stderr}`.trim().split('\n').slice(-5).join(' | ');
+      throw new ApplyError(`${name}: etcd is not running (it exited after the start)${tail ? `: ${tail}` : ''}`, `look at etcd's log on ${name}: journalctl -u ${spec.etcd.service}`);
+    }
+  }
+
+  private async waitHealthy(step: Step, name: string): Promise<StepOutcome> {
+    const spec = this.spec(name);
+    const t = this.d.healthyTimeoutSec ?? 120;
+    return { outcome: await this.script(name, step, waitHealthyScript(spec, t), t + 30, 'wait until etcd serves') };
+  }
+
+  private async verify(step: Step, a: Extract<Action, { type: 'verify' }>): Promise<StepOutcome> {
+    const ops = await this.ops(a.via);
+    const specs = a.members.map((m) => this.spec(m));
+    const endpoints = specs.map(clientUrl);
+    const problems: string[] = [];
+    const deadline = Date.now() + 60_000;
+    // members that just joined may still be applying: the checks are repeated until they agree or time runs out
+    for (;;) {
+      problems.length = 0;
+      const st = await ops.endpointStatus(endpoints);
+      for (const f of st.failures) problems.push(`${f.endpoint}: no status (${f.error})`);
+      const leaders = new Set(st.statuses.map((s) => s.leader));
+      const isLeader = st.statuses.filter((s) => s.isLeader);
+      if (isLeader.length !== 1 || leaders.size !== 1) problems.push(`expected exactly one leader, members report ${[...leaders].join(', ') || 'none'}`);
+      for (const s of st.statuses) {
+        if (s.isLearner) problems.push(`${s.endpoint} is still a learner`);
+        if (s.errors.length) problems.push(`${s.endpoint}: ${s.errors.join('; ')}`);
+      }
+      const members = await ops.memberList();
+      const names = members.map((m) => m.name).sort();
+      if (names.join(',') !== [...a.members].sort().join(',')) problems.push(`members are [${names.join(', ')}], expected [${[...a.members].sort().join(', ')}]`);
+      for (const m of members) if (m.isLearner) problems.push(`member ${m.name || m.id} is a learner`);
+      const alarms = (await ops.alarms()).filter((x) => x.alarm !== 'NONE');
+      for (const x of alarms) problems.push(`alarm ${x.alarm} on member ${x.memberId}`);
+      let hash: { revision: number; hashes: Record<string, number> } | undefined;
+      if (!problems.length) {
+        const rev = Math.min(...st.statuses.map((s) => s.revision));
+        try {
+          const hk = await ops.hashKv(endpoints, rev);
+          const hashes = Object.fromEntries(hk.map((h) => [h.endpoint, h.hash]));
+          if (new Set(hk.map((h) => h.hash)).size !== 1 || hk.length !== endpoints.length) problems.push(`hashkv at revision ${rev} differs: ${JSON.stringify(hashes)}`);
+          hash = { revision: rev, hashes };
+        } catch (err) {
+          problems.push(`hashkv at revision ${rev}: ${(err as Error).message}`);
+        }
+      }
+      let keys: { count: number; revision: number } | undefined;
+      if (!problems.length) {
+        keys = await ops.keyCount();
+        if (this.baseline && keys.count < this.baseline.count) {
+          problems.push(`${keys.count} keys, fewer than the ${this.baseline.count} the restored survivor served`);
+        }
+      }
+      // env files: every member's lists exactly the final membership, state existing
+      if (!problems.length) {
+        const expected = specs.map((s) => `${s.name}=${peerUrl(s)}`).sort().join(',');
+        await Promise.all(
+          specs.map(async (s) => {
+            const r = await (await this.conn(s.name)).exec(['cat', s.etcd.envFile], { timeout: 20, retryOnDisconnect: true });
+            const v = vars(parseEnvFile(r.stdout));
+            const got = (v['ETCD_INITIAL_CLUSTER'] ?? '').split(',').sort().join(',');
+            if (got !== expected) problems.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER=${v['ETCD_INITIAL_CLUSTER'] ?? ''}`);
+            if (v['ETCD_INITIAL_CLUSTER_STATE'] !== 'existing') problems.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER_STATE=${v['ETCD_INITIAL_CLUSTER_STATE'] ?? ''}`);
+          }),
+        );
+      }
+      if (!problems.length) {
+        const leader = st.statuses.find((s) => s.isLeader)!;
+        return {
+          outcome: 'verified',
+          data: {
+            members: a.members,
+            leader: members.find((m) => m.id === leader.memberId)?.name ?? leader.memberId,
+            hashkv: hash,
+            keys,
+            baseline: this.baseline,
+          },
+        };
+      }
+      if (Date.now() > deadline) break;
+      this.note(step, `not yet: ${problems[0]}`);
+      await sleep(1000);
+    }
+    throw new VerificationError(`verification failed: ${problems.join('; ')}`, 'the cluster is up but not as planned; see `etcd-dr status` and the run journal');
+  }
+
+  /**
+   * Undo a member's join: remove it from the membership (learner or not), stop its etcd, restore its env
+   * file from this run's backup, set its data dir aside. Each part is tried even when another fails; the
+   * journal records what was done.
+   */
+  private async rollbackJoin(member: string, failed: Step): Promise<void> {
+    const spec = this.spec(member);
+    const steps = this.plan.steps.filter((s) => s.join === member);
+    const via = steps.map((s) => s.action).find((x): x is Extract<Action, { type: 'member-add' }> => x.type === 'member-add')?.via;
+    const env = steps.map((s) => s.action).find((x): x is Extract<Action, { type: 'write-env' }> => x.type === 'write-env');
+    const did: string[] = [];
+    this.d.progress.event({ type: 'note', step: failed.id, detail: `rolling back the join of ${member}` });
+    const attempt = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+        did.push(what);
+      } catch (err) {
+        did.push(`${what} FAILED: ${(err as Error).message}`);
+      }
+    };
+    if (via) {
+      await attempt(`removed ${member} from the membership`, async () => {
+        const ops = await this.ops(via);
+        const m = memberByPeerUrl(await ops.memberList(), peerUrl(spec));
+        if (m) await ops.memberRemove(m.id);
+      });
+    }
+    await attempt(`stopped etcd on ${member}`, async () => {
+      await this.script(member, failed, stopScript(spec, 60), 90, 'stop etcd');
+    });
+    if (env) {
+      await attempt(`restored ${env.path} from ${env.backup}`, async () => {
+        await this.script(
+          member,
+          failed,
+          [
+            'set -eu',
+            `f=${q(env.path)}; bak=${q(env.backup)}`,
+            'if [ ! -e "$bak" ]; then echo etcd-dr:no-backup; exit 0; fi',
+            'tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
+            'cp -p "$bak" "$tmp" && mv -f "$tmp" "$f"',
+            'echo etcd-dr:done',
+          ].join('\n'),
+          30,
+          'restore the env file',
+        );
+      });
+    }
+    await attempt(`set ${spec.etcd.dataDir} aside`, async () => {
+      await this.script(member, failed, moveAsideScript(spec.etcd.dataDir, `${spec.etcd.dataDir}.etcd-dr-${this.plan.runId}-failed-join-${Date.now()}`), 60, 'set the data dir aside');
+    });
+    const undone = steps.map((s) => s.id);
+    this.d.run.append({ event: 'rollback', step: failed.id, detail: did.join('; '), undone });
+    this.d.log.warn({ member, did }, `rolled back the join of ${member}`);
+    this.d.progress.event({ type: 'note', step: failed.id, detail: `rolled back ${member}: ${did.join('; ')}` });
+  }
+
+  private note(step: Step, detail: string): void {
+    this.d.progress.event({ type: 'note', step: step.id, detail });
+    this.d.log.debug({ step: step.id }, detail);
+  }
+}
+
+function node(step: Step): string {
+  if (!step.node) throw new ExitError(`step ${step.id} names no node`, EXIT.badInput, 'the plan file is damaged; make a new plan');
+  return step.node;
+}
+
+function n0(step: Step): string[] {
+  return step.nodes ?? (step.node ? [step.node] : []);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A short title for progress lines. */
+export function title(s: Step): string {
+  const a = s.action;
+  const on = s.node ? ` on ${s.node}` : s.nodes ? ` on ${s.nodes.join(', ')}` : '';
+  switch (a.type) {
+    case 'lock':
+      return `take the lock${on}`;
+    case 'unlock':
+      return `release the lock${on}`;
+    case 'stop-etcd':
+      return `stop etcd${on}`;
+    case 'move-data-dir':
+      return `move ${a.from} aside${on}`;
+    case 'backup-db':
+      return `copy ${s.node}'s db to the bastion`;
+    case 'restore-db':
+      return `restore ${a.name} as a one-member cluster (${a.tool})`;
+    case 'write-env':
+      return `rewrite ${a.path}${on}`;
+    case 'start-etcd':
+      return `start etcd${on}${a.waitHealthy ? ' and wait until it serves' : ''}`;
+    case 'member-add':
+      return `add ${a.name}${a.learner ? ' as a learner' : ''}`;
+    case 'promote':
+      return `promote ${a.name} once caught up`;
+    case 'wait-healthy':
+      return `wait until ${a.endpointOf} serves`;
+    case 'member-remove':
+      return `remove member ${a.name}`;
+    case 'move-leader':
+      return `move leadership away from ${a.from}`;
+    case 'verify':
+      return `verify ${a.members.join(', ')}`;
+    default:
+      return (a as Action).type;
+  }
+}

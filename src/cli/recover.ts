@@ -1,0 +1,180 @@
+/**
+ * `plan recover`, `recover`, `apply PLAN`, `resume [RUN_ID]`: the quorum-loss recovery, reviewed, applied,
+ * journaled and resumable.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { newRunId } from '../apply/rundir.js';
+import type { PlanFormat } from '../plan/render.js';
+import { loadPlan } from '../plan/load.js';
+import { planRecover } from '../plan/recover.js';
+import type { Plan, RecoverIntent } from '../plan/types.js';
+import { RefusedError } from '../util/errors.js';
+import { toolVersion } from '../util/version.js';
+import type { CliContext, GlobalArgs } from './context.js';
+import {
+  PLAN_DEFAULTS, confirm, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
+  type RunArgs,
+} from './run-plan.js';
+import { openSession, type Session } from './session.js';
+
+export interface RecoverArgs extends RunArgs {
+  survivor?: string;
+  exclude?: string[];
+  learner: boolean;
+  force: boolean;
+  'backup-dir'?: string;
+  'local-backup': boolean;
+  output?: string;
+  format: PlanFormat;
+}
+
+export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
+  return y
+    .option('survivor', { type: 'string', describe: 'restore from this member instead of the freshest one (the plan warns when it is not the freshest)' })
+    .option('exclude', { type: 'string', array: true, describe: 'leave this member out (a dead host); repeatable. The cluster comes back smaller' })
+    .option('learner', { type: 'boolean', default: true, describe: 're-add members as learners first (--no-learner: voting add, for etcd without learners)' })
+    .option('force', { type: 'boolean', default: false, describe: 'plan a recovery even though the cluster still has a quorum' })
+    .option('backup-dir', { type: 'string', describe: "where the survivor's db is copied on the bastion (default <state-dir>/backups)" })
+    .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion first (--no-local-backup to skip)" })
+    .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
+    .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
+    .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<T & RecoverArgs>;
+}
+
+async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: string): Promise<Plan> {
+  const facts = await gather(s);
+  const stateDir = stateDirOf(ctx, args);
+  const intent: RecoverIntent = {
+    kind: 'recover',
+    ...(args.survivor ? { survivor: args.survivor } : {}),
+    exclude: args.exclude ?? [],
+    learner: args.learner,
+    force: args.force,
+    localBackup: args['local-backup'],
+    backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
+  };
+  return planRecover(
+    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf() },
+    intent,
+  );
+}
+
+function planRecoverCommand(ctx: CliContext): CommandModule<GlobalArgs, RecoverArgs> {
+  return {
+    command: 'recover',
+    describe: 'plan the quorum-loss recovery (read-only): survivor, evidence, every step and command',
+    builder: (y) => recoverOptions(y),
+    handler: async (args) => {
+      const s = await openSession(ctx, args);
+      try {
+        const plan = await makePlan(ctx, s, args, newRunId());
+        showPlan(ctx, plan, { format: args.format, output: args.output, json: args.json });
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}
+
+export function planCommand(ctx: CliContext, more: CommandModule<GlobalArgs, any>[] = []): CommandModule<GlobalArgs, GlobalArgs> {
+  return {
+    command: 'plan <operation>',
+    describe: 'make a plan for review; nothing on any node changes',
+    builder: (y) => {
+      let b = y.command(planRecoverCommand(ctx));
+      for (const m of more) b = b.command(m);
+      return b.demandCommand(1, 'Name what to plan: recover, scale-out, scale-in, replace.') as unknown as Argv<GlobalArgs>;
+    },
+    handler: () => undefined,
+  };
+}
+
+export function recoverCommand(ctx: CliContext): CommandModule<GlobalArgs, RecoverArgs> {
+  return {
+    command: 'recover',
+    describe: 'plan the quorum-loss recovery, show it, ask, and apply it (journaled; `resume` continues it)',
+    builder: (y) => recoverOptions(y).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' }),
+    handler: async (args) => {
+      const stateDir = stateDirOf(ctx, args);
+      const runId = newRunId();
+      const s = await openSession(ctx, args, { logFile: logFileFor(stateDir, runId) });
+      try {
+        const plan = await makePlan(ctx, s, args, runId);
+        showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
+        await confirm(ctx, plan, args.yes);
+        const run = runDirFor(stateDir, plan, false);
+        const r = await execute(ctx, s, plan, run, false);
+        summarize(ctx, s, plan, run, r, args.json);
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}
+
+export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { plan: string }> {
+  return {
+    command: 'apply <plan>',
+    describe: 'run a saved plan exactly; refused when the cluster changed since the plan was made',
+    builder: (y) =>
+      y
+        .positional('plan', { type: 'string', demandOption: true, describe: 'plan JSON saved with `etcd-dr plan … -o`' })
+        .option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })
+        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
+        RunArgs & { plan: string }
+      >,
+    handler: async (args) => {
+      const stateDir = stateDirOf(ctx, args);
+      const id = runIdInPlanFile(args.plan);
+      const s = await openSession(ctx, args, id ? { logFile: logFileFor(stateDir, id) } : {});
+      try {
+        const plan = loadPlan(args.plan, s.inventory);
+        runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
+        await refuseIfStale(s, plan);
+        await confirm(ctx, plan, args.yes);
+        const run = runDirFor(stateDir, plan, false);
+        const r = await execute(ctx, s, plan, run, false);
+        summarize(ctx, s, plan, run, r, args.json);
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}
+
+export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string }> {
+  return {
+    command: 'resume [run-id]',
+    describe: 'continue an interrupted run from its journal (default: the newest unfinished run)',
+    builder: (y) =>
+      y
+        .positional('run-id', { type: 'string', describe: 'the run to continue (see .etcd-dr/runs)' })
+        .option('yes', { type: 'boolean', default: true, describe: 'resume without asking (the plan was confirmed when the run started)' })
+        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
+        RunArgs & { 'run-id'?: string }
+      >,
+    handler: async (args) => {
+      const stateDir = stateDirOf(ctx, args);
+      const picked = pickRun(stateDir, args['run-id']);
+      const s = await openSession(ctx, args, { logFile: picked.logPath });
+      try {
+        const plan = loadPlan(picked.planPath, s.inventory);
+        // the run's own lock is expected; another run's lock is not
+        const facts = await gather(s);
+        const other = facts.nodes.filter((n) => n.lock && n.lock.runId !== plan.runId);
+        if (other.length) {
+          throw new RefusedError(
+            `another etcd-dr run holds the lock: ${other.map((n) => `${n.name} by ${n.lock!.runId}`).join(', ')}`,
+            'wait for it to finish; a lock left by a dead run is broken with --break-lock',
+          );
+        }
+        const run = runDirFor(stateDir, plan, true);
+        ctx.stderr.write(`etcd-dr: resuming run ${plan.runId}: ${plan.summary}\n`);
+        const r = await execute(ctx, s, plan, run, true);
+        summarize(ctx, s, plan, run, r, args.json);
+      } finally {
+        await s.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * What `apply`, `recover`, `resume` (and the membership commands) share: where runs live, confirmation,
+ * the stale-plan check, running the executor with progress, and the closing summary.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Executor, type RunResult } from '../apply/executor.js';
+import { progressFor } from '../apply/progress.js';
+import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, RUN_ID_RE } from '../apply/rundir.js';
+import { diffCanonFacts, canonFacts } from '../facts/assess.js';
+import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather.js';
+import type { ClusterFacts } from '../facts/types.js';
+import { clientUrl } from '../inventory/types.js';
+import { renderPlan, type PlanFormat } from '../plan/render.js';
+import type { Plan } from '../plan/types.js';
+import { EXIT, ExitError, RefusedError } from '../util/errors.js';
+import type { CliContext, GlobalArgs } from './context.js';
+import type { Session } from './session.js';
+
+export interface RunArgs extends GlobalArgs {
+  'state-dir'?: string;
+  yes: boolean;
+}
+
+export function stateDirOf(ctx: CliContext, args: { 'state-dir'?: string }): string {
+  return resolve(ctx.cwd, args['state-dir'] ?? ctx.env['ETCD_DR_STATE_DIR'] ?? '.etcd-dr');
+}
+
+export function holderOf(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry for this uid: keep "unknown"
+  }
+  return `${user}@${hostname()} pid ${process.pid}`;
+}
+
+export const PLAN_DEFAULTS = { lockFile: DEFAULT_LOCK_FILE };
+
+/** Gather facts and refuse early when a host key is refused (nothing else can be trusted then). */
+export async function gather(s: Session): Promise<ClusterFacts> {
+  const facts = await gatherFacts(s.inventory, s.transport, { lockFile: DEFAULT_LOCK_FILE });
+  const refused = hostKeyRefusals(facts);
+  if (refused.length) throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);
+  return facts;
+}
+
+/** Print the plan for review (stdout), and save it as JSON when asked. */
+export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; output?: string; json: boolean }): void {
+  if (o.output) {
+    writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(plan, null, 2)}\n`);
+  }
+  ctx.stdout.write(renderPlan(plan, o.json ? 'json' : o.format));
+  if (o.output) ctx.stderr.write(`etcd-dr: plan saved to ${o.output}; apply it with: etcd-dr apply ${o.output}\n`);
+}
+
+/** Ask for confirmation on a terminal; without one, `--yes` is required. */
+export async function confirm(ctx: CliContext, plan: Plan, yes: boolean): Promise<void> {
+  if (yes) return;
+  const input = ctx.stdin ?? process.stdin;
+  if (!(input as { isTTY?: boolean }).isTTY) {
+    throw new RefusedError('not applying without a confirmation, and there is no terminal to ask on', 'review the plan, then run again with --yes');
+  }
+  const rl = createInterface({ input, output: ctx.stderr });
+  const answer = await new Promise<string>((res) => rl.question(`Apply these ${plan.steps.length} steps to cluster ${plan.inventory.cluster}? Type "yes": `, res));
+  rl.close();
+  if (answer.trim().toLowerCase() !== 'yes') throw new RefusedError('not applied: the answer was not "yes"');
+}
+
+/** Refuse a plan made from facts that no longer hold, saying what changed. */
+export async function refuseIfStale(s: Session, plan: Plan): Promise<void> {
+  const facts = await gather(s);
+  if (facts.digest === plan.factsDigest) return;
+  const changes = diffCanonFacts(plan.facts, canonFacts(facts.nodes));
+  throw new RefusedError(
+    `the plan is stale: the cluster changed since it was made (${plan.createdAt})\n${changes.map((c) => `  - ${c}`).join('\n') || '  - (the facts digest differs)'}`,
+    'make a new plan from the current state and review it again',
+  );
+}
+
+/** The run dir for a plan; a plan whose run already started is resumed, not applied again. */
+export function runDirFor(stateDir: string, plan: Plan, resumed: boolean): RunDir {
+  const run = new RunDir(stateDir, plan.runId);
+  if (!resumed && existsSync(run.journalPath) && run.read().some((e) => e.event === 'run-start')) {
+    throw new RefusedError(`run ${plan.runId} already started from this plan`, `continue it with \`etcd-dr resume ${plan.runId}\`; to start over, make a new plan`);
+  }
+  run.create();
+  if (!existsSync(run.planPath)) writePrivateFile(run.planPath, `${JSON.stringify(plan, null, 2)}\n`);
+  return run;
+}
+
+/** The runs dir's newest run that did not finish, or the one named. */
+export function pickRun(stateDir: string, runId?: string): RunDir {
+  if (runId !== undefined) {
+    if (!RUN_ID_RE.test(runId)) throw new ExitError(`"${runId}" is not a run id like 20261124T193012Z-3f9c`, EXIT.badInput, `runs are in ${join(stateDir, 'runs')}`);
+    const run = new RunDir(stateDir, runId);
+    if (!run.exists()) throw new ExitError(`no run ${runId} in ${join(stateDir, 'runs')}`, EXIT.badInput, 'give --state-dir where the run was started, or another run id');
+    return run;
+  }
+  const unfinished = listRuns(stateDir)
+    .map((id) => new RunDir(stateDir, id))
+    .filter((r) => r.exists())
+    .filter((r) => {
+      const ends = r.read().filter((e) => e.event === 'run-end' || e.event === 'run-start');
+      const last = ends[ends.length - 1];
+      return last !== undefined && !(last.event === 'run-end' && last.outcome === 'done');
+    });
+  const run = unfinished[unfinished.length - 1];
+  if (!run) throw new ExitError(`no unfinished run in ${join(stateDir, 'runs')}`, EXIT.badInput, 'name a run id, or give --state-dir where the run was started');
+  return run;
+}
+
+/** Per-run log file: known before the session opens, so connecting is logged too. */
+export function logFileFor(stateDir: string, runId: string): string {
+  const run = new RunDir(stateDir, runId);
+  ensurePrivateDir(run.dir);
+  return run.logPath;
+}
+
+export function runIdInPlanFile(path: string): string | undefined {
+  try {
+    const id = (JSON.parse(readFileSync(path, 'utf8')) as { runId?: unknown }).runId;
+    return typeof id === 'string' && RUN_ID_RE.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run the executor with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
+export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean): Promise<RunResult> {
+  let interrupted = false;
+  const onSignal = (sig: string) => {
+    if (interrupted) return;
+    interrupted = true;
+    ctx.stderr.write(`\netcd-dr: ${sig}: finishing the current step, then stopping (the journal keeps the place)\n`);
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const progressOut = Object.assign(ctx.stderr, { isTTY: ctx.stderrIsTTY ?? false });
+  try {
+    const ex = new Executor(plan, {
+      inventory: s.inventory,
+      transport: s.transport,
+      log: s.log,
+      run,
+      progress: progressFor(progressOut, ctx.env),
+      interrupted: () => interrupted,
+    });
+    return await ex.run({ resumed });
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}
+
+/** The closing lines: what was done, where the run's files are, what the kube-apiservers should use. */
+export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, r: RunResult, json: boolean): void {
+  const servers = plan.finalMembers.map((m) => clientUrl(s.inventory.nodes.find((n) => n.name === m)!)).join(',');
+  const backup = plan.steps.find((st) => st.action.type === 'backup-db');
+  const out = {
+    runId: r.runId,
+    outcome: r.outcome,
+    seconds: r.ms / 1000,
+    runDir: run.dir,
+    members: plan.finalMembers,
+    etcdServers: servers,
+    ...(backup && backup.action.type === 'backup-db' ? { backup: backup.action.localPath } : {}),
+    steps: r.steps,
+    ...(r.verification ? { verification: r.verification } : {}),
+  };
+  if (json) {
+    ctx.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${plan.summary}`,
+    `done in ${(r.ms / 1000).toFixed(1)} s; members: ${plan.finalMembers.join(', ')}`,
+    ...(r.verification ? [`verified: ${JSON.stringify(r.verification)}`] : []),
+    ...(out.backup ? [`backup of the survivor's db: ${out.backup} (sha256 beside it)`] : []),
+    `run files: ${run.dir} (plan.json, journal.jsonl, log.jsonl)`,
+    `kube-apiserver: --etcd-servers=${servers}`,
+    ...plan.warnings.map((w) => `note: ${w}`),
+  ];
+  ctx.stdout.write(`${lines.join('\n')}\n`);
+}
