@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ParseError } from '../../src/etcd/errors.js';
+import { isJsonObject, JsonSyntaxError, parseJsonExact, uint64ToHex } from '../../src/etcd/json.js';
 import {
   NO_ID,
   parseAlarmListJson,
@@ -513,5 +514,63 @@ describe('small helpers', () => {
     expect(() => parseTable('| A | B |\n| 1 |\n')).toThrow(/a row has 1 cells, the header 2/);
     expect(() => parseTable('hello\n')).toThrow(/not a table row/);
     expect(() => parseTable('')).toThrow(/no table/);
+  });
+});
+
+describe('parseJsonExact (json.ts)', () => {
+  it.each(VERSIONS)('reads every json capture of %s like JSON.parse, except that large integers are exact', (v) => {
+    const dir = new URL(`../fixtures/etcd/${v}/`, import.meta.url);
+    const names = fx(v, 'MANIFEST').split('\n').map((l) => l.split('\t')[0] as string).filter((n) => n.endsWith('-json') && has(v, n) && fx(v, n).trim() !== '');
+    expect(names.length).toBeGreaterThan(30);
+    for (const n of names) {
+      const text = readFileSync(new URL(`${n}.txt`, dir), 'utf8');
+      const exact = parseJsonExact(text.trim());
+      const plain = JSON.parse(text) as unknown;
+      // the same document once bigints are rounded the way JSON.parse rounds them
+      expect(JSON.parse(JSON.stringify(exact, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)))).toEqual(plain);
+    }
+  });
+
+  it.each([
+    ['17948944390879619426', 17948944390879619426n],
+    ['9007199254740991', 9007199254740991],
+    ['9007199254740992', 9007199254740992n],
+    ['-9007199254740993', -9007199254740993n],
+    ['1.5', 1.5],
+    ['1e3', 1000],
+    ['-0', -0],
+    ['"a\\"b\\u00e9"', 'a"bé'],
+    ['[1, {"a": null}, true, false]', [1, { a: null }, true, false]],
+  ])('%s', (text, want) => {
+    const got = parseJsonExact(text);
+    if (typeof want === 'object') expect(JSON.parse(JSON.stringify(got))).toEqual(want);
+    else expect(got).toBe(want);
+  });
+
+  it('__proto__ is a plain key, not a prototype change', () => {
+    const o = parseJsonExact('{"__proto__": {"polluted": 1}}');
+    expect(isJsonObject(o)).toBe(true);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.keys(o as object)).toEqual(['__proto__']);
+  });
+
+  it.each(['', '{', '[1,]', '{"a":1,}', '01', '1.', '1e', '"\\x"', '"a\nb"', 'nul', '{} x', '-', `${'['.repeat(300)}${']'.repeat(300)}`])(
+    'refuses %j',
+    (text) => {
+      expect(() => parseJsonExact(text)).toThrow(JsonSyntaxError);
+    },
+  );
+
+  it.each([
+    [0, '0000000000000000'],
+    [1n, '0000000000000001'],
+    [41171150887173753n, '009244f18f9fbe79'],
+    [(1n << 64n) - 1n, 'ffffffffffffffff'],
+  ] as [number | bigint, string][])('uint64ToHex(%p) = %s', (v, want) => {
+    expect(uint64ToHex(v)).toBe(want);
+  });
+
+  it.each([[-1], [-1n], [1n << 64n], [1.5], [2 ** 60], ['1'], [null], [undefined]] as [Parameters<typeof uint64ToHex>[0]][])('uint64ToHex(%p) is undefined', (v) => {
+    expect(uint64ToHex(v)).toBeUndefined();
   });
 });
