@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonFacts } from '../facts/assess.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
-import { peerUrl } from '../inventory/types.js';
+import { clientUrl, peerUrl } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
 import {
@@ -291,9 +291,9 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     nodes: members.map((m) => m.name),
     action: { type: 'verify', via: survivor.name, members: members.map((m) => m.name) },
     commands: [
-      `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint status -w json`,
+      `${etcdctlPrefix(survivor, members.map(clientUrl))} endpoint status -w json`,
       `${etcdctlPrefix(survivor)} member list -w json`,
-      `${etcdctlPrefix(survivor, members.map((m) => `${m.etcd.scheme}://${m.address}:${m.etcd.clientPort}`))} endpoint hashkv --rev=<revision> -w json`,
+      `${etcdctlPrefix(survivor, members.map(clientUrl))} endpoint hashkv --rev=<revision> -w json`,
       `${etcdctlPrefix(survivor)} alarm list`,
     ],
     why: 'every member healthy, one leader, no learner, no alarm, the same hash at one revision, no fewer keys than the restored survivor served, env files listing every member',

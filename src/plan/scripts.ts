@@ -6,7 +6,7 @@
  */
 import { etcdctlPrefix } from '../etcd/node.js';
 import { shellQuote as q } from '../ssh/quote.js';
-import type { NodeSpec } from '../inventory/types.js';
+import { urlHost, type NodeSpec } from '../inventory/types.js';
 
 export { etcdctlPrefix };
 
@@ -51,7 +51,8 @@ export function stopScript(n: NodeSpec, timeoutSec = 60): string {
     'while :; do',
     `  active=$(systemctl is-active ${svc} 2>/dev/null || true)`,
     '  proc=$(pgrep -x etcd || true)',
-    `  port=$(ss -Hltn ${q(`sport = :${n.etcd.peerPort}`)} ${q(`src ${n.address}`)} 2>/dev/null || true)`,
+    // ss reads an IPv6 address in a filter only in brackets; without them it fails and the port looked closed
+    `  port=$(ss -Hltn ${q(`sport = :${n.etcd.peerPort}`)} ${q(`src ${urlHost(n.address)}`)} 2>/dev/null || true)`,
     '  if [ "$active" != active ] && [ -z "$proc" ] && [ -z "$port" ]; then echo etcd-dr:stopped; exit 0; fi',
     '  if [ "$(date +%s)" -ge "$deadline" ]; then',
     '    echo "etcd-dr:still-running service=$active pids=$proc port=$port" >&2; exit 1',
