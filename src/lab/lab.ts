@@ -419,8 +419,12 @@ export async function labDown(opts: LabDownOptions = {}): Promise<LabDownResult>
   requireRoot();
   const c = ctxOf(opts);
   if (!existsSync(c.dir)) {
-    c.log(`no lab in ${c.dir}: nothing to do`);
-    return { dir: c.dir, killed: 0, purged: false };
+    // A lab dir deleted while its nodes ran: the nodes keep running (their namespaces hold the dir),
+    // and their mounts and command lines still name it, so they are found and stopped all the same.
+    const killed = await killLab(c.dir);
+    assertNothingLeft(c.dir);
+    c.log(killed ? `${c.dir} is gone, but ${killed} process${killed === 1 ? '' : 'es'} of its nodes ran: killed` : `no lab in ${c.dir}: nothing to do`);
+    return { dir: c.dir, killed, purged: false };
   }
   return withLabLock(c.dir, async () => {
     const f = readLabFile(c.dir);
