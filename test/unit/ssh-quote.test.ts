@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { shellJoin, shellQuote } from '../../src/ssh/quote.js';
 
@@ -74,5 +77,55 @@ describe('shellQuote round-trips through a real shell', () => {
       const r = spawnSync('sh', ['-c', `sh -c 'printf %s "$1"' _ ${shellQuote(s)}`], { encoding: 'utf8' });
       expect(r.stdout).toBe(s);
     }
+  });
+});
+
+describe('one word through the literal `sh -c \'printf %s "$1"\'` form, and through sudo\'s second shell', () => {
+  const special = fc.constantFrom("'", '"', '\\', '$', '$(id)', '$(touch /tmp/pwned)', '`id`', '${IFS}', ';', '&&', '||', '|', '\n', '\r\n', '\t', ' ', '*', '~', '!', '#', '<', '>', '=', "'\\''");
+  const word = fc
+    .array(fc.oneof(special, fc.string({ unit: 'grapheme', maxLength: 6 }), fc.string({ unit: 'binary-ascii', maxLength: 6 })), { maxLength: 10 })
+    .map((parts) => parts.join('').replaceAll('\0', ''));
+
+  test('sh -c \'printf %s "$1"\' _ <shellQuote(s)> prints s, for any NUL-free string (300 runs)', () => {
+    fc.assert(
+      fc.property(word, (s) => {
+        const r = spawnSync('sh', ['-c', `sh -c 'printf %s "$1"' _ ${shellQuote(s)}`], { encoding: 'utf8' });
+        expect(r.status).toBe(0);
+        expect(r.stdout).toBe(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('shellJoin(argv) run by sh gives the same argv (200 runs)', () => {
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 8 }), (words) => {
+        // an end marker, so that no words and one empty word are told apart
+        const r = spawnSync('sh', ['-c', shellJoin(['printf', '%s\\0', ...words, 'END'])], { encoding: 'utf8' });
+        expect(r.status).toBe(0);
+        expect(r.stdout.split('\0').slice(0, -2)).toEqual(words);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('quoted twice (a script quoted for `sudo -n sh -c`), two shells give back the word (200 runs)', () => {
+    fc.assert(
+      fc.property(word, (s) => {
+        const inner = `printf %s ${shellQuote(s)}`;
+        const r = spawnSync('sh', ['-c', shellJoin(['sh', '-c', inner])], { encoding: 'utf8' });
+        expect(r.status).toBe(0);
+        expect(r.stdout).toBe(s);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('a first word with `=` is run as a command, not taken as an assignment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quote-'));
+    const script = join(dir, 'a=b');
+    writeFileSync(script, '#!/bin/sh\necho ran "$@"\n', { mode: 0o755 });
+    const r = spawnSync('sh', ['-c', shellJoin([script, 'x y'])], { encoding: 'utf8' });
+    expect(r.stdout).toBe('ran x y\n');
   });
 });
