@@ -291,6 +291,7 @@ export class Executor {
     }
     const m = await retryEtcd(() => ops.memberAdd(a.name, a.peerUrl, a.learner), {
       deadlineMs: 60_000,
+      maxPauseMs: 500,
       retryOn: new Set(['unhealthy-cluster', 'leader-changed', 'no-leader', 'timeout']),
       onRetry: (e, i) => this.note(step, `attempt ${i}: ${e.code}: etcd needs every member connected for 5 s before it accepts a new one; retrying`),
     }).catch(async (err: unknown) => {

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import type { CliContext } from './context.js';
+import { demoCommand, drillCommand } from './drill.js';
 import { labCommand } from './lab.js';
 import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
 import { statusCommand } from './status.js';
@@ -35,6 +36,8 @@ export function buildCli(argv: string[], ctx: CliContext) {
     .command(recoverCommand(ctx))
     .command(applyCommand(ctx))
     .command(resumeCommand(ctx))
+    .command(drillCommand(ctx))
+    .command(demoCommand(ctx))
     .command(labCommand(ctx))
     .demandCommand(1, 'Name a command; see --help.')
     .strict()

@@ -233,6 +233,16 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     why: 'the cluster serves writes again from here on',
   });
 
+  const waitFor = (j: NodeSpec, why: string) =>
+    add({
+      slug: `wait-${j.name}`,
+      phase: 'join',
+      node: j.name,
+      join: j.name,
+      action: { type: 'wait-healthy', endpointOf: j.name },
+      commands: [waitHealthyScript(j, 120)],
+      why,
+    });
   const current: NodeSpec[] = [survivor];
   for (const j of joiners) {
     const cluster = [...current, j];
@@ -271,17 +281,14 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
         why: 'a learner that caught up becomes a voting member',
       });
     }
-    add({
-      slug: `wait-${j.name}`,
-      phase: 'join',
-      node: j.name,
-      join: j.name,
-      action: { type: 'wait-healthy', endpointOf: j.name },
-      commands: [waitHealthyScript(j, 120)],
-      why: 'the member serves clients before the next one is added',
-    });
+    if (!intent.learner) waitFor(j, 'the member serves clients before the next one is added (a voting member that does not serve puts the quorum at risk)');
     current.push(j);
   }
+  // A promoted member serves clients only once etcd has published its name through the cluster, which can
+  // take up to etcd's request timeout after its start. With learners nothing waits on that between joins
+  // (a learner cannot take the quorum away, and etcd itself refuses the next add until every voter is
+  // connected), so each member's wait overlaps the next joins instead of adding to the recovery time.
+  if (intent.learner) for (const j of joiners) waitFor(j, 'every member serves clients before the env files are finalised');
   for (const m of members) {
     writeEnv(m, members, 'finalize', 'every env file lists all members, state existing, because etcd may restart at any time');
   }

@@ -1,0 +1,185 @@
+/**
+ * `etcd-dr drill`: a disaster-recovery rehearsal on a disposable cluster, with reports for machines,
+ * CI systems and people. `etcd-dr demo`: the same drill on the built-in lab, from nothing.
+ */
+import { join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { newRunId, RunDir, writePrivateFile } from '../apply/rundir.js';
+import { runDrill, SCENARIOS, SCENARIO_TEXT, type DrillReport, type Scenario } from '../drill/drill.js';
+import { reportJson, reportJunit, reportMarkdown, reportSummary } from '../drill/report.js';
+import { labDown, labUp, loadKeys, powerOff, type LabEtcdVersion } from '../lab/index.js';
+import { renderPlan } from '../plan/render.js';
+import { EXIT } from '../util/errors.js';
+import { toolVersion } from '../util/version.js';
+import type { CliContext, GlobalArgs } from './context.js';
+import { PLAN_DEFAULTS, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf } from './run-plan.js';
+import { openSession } from './session.js';
+
+interface DrillArgs extends GlobalArgs {
+  scenario: Scenario;
+  yes: boolean;
+  report?: string;
+  junit?: string;
+  markdown?: string;
+  survivor?: string;
+  disposable: boolean;
+  'lab-dir'?: string;
+  'late-keys': number;
+  'state-dir'?: string;
+}
+
+interface DrillRun {
+  report: DrillReport;
+  files: { json: string; junit: string; markdown: string; log: string };
+}
+
+/** Run a drill with the CLI's session, progress and confirmation; write its reports. */
+async function drill(
+  ctx: CliContext,
+  args: GlobalArgs & { 'state-dir'?: string; yes: boolean; disposable?: boolean },
+  o: { scenario: Scenario; survivor?: string; lateKeys?: number; labDir?: string; report?: string; junit?: string; markdown?: string; showPlan: boolean },
+): Promise<DrillRun> {
+  const stateDir = stateDirOf(ctx, args);
+  const runId = newRunId();
+  const logFile = logFileFor(stateDir, runId);
+  const s = await openSession(ctx, args, { logFile });
+  try {
+    if (args.disposable) s.inventory.cluster.disposable = true;
+    const note = (line: string) => ctx.stderr.write(`etcd-dr drill: ${line}\n`);
+    const report = await runDrill(
+      {
+        inventory: s.inventory,
+        transport: s.transport,
+        runId,
+        toolVersion: toolVersion(),
+        holder: holderOf(),
+        lockFile: PLAN_DEFAULTS.lockFile,
+        backupDir: join(stateDir, 'backups'),
+        gather: () => gather(s),
+        confirm: async (plan) => {
+          if (o.showPlan) ctx.stdout.write(renderPlan(plan, 'text'));
+          await confirm(ctx, plan, args.yes);
+        },
+        execute: (plan, run) => execute(ctx, s, plan, run, false),
+        runDirFor: (plan) => runDirFor(stateDir, plan, false),
+        ...(o.labDir ? { powerOff: async (node: string) => void (await powerOff({ dir: o.labDir! }, node)) } : {}),
+        note,
+      },
+      { scenario: o.scenario, ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.lateKeys ? { lateKeys: o.lateKeys } : {}) },
+    );
+    const run = new RunDir(stateDir, runId);
+    run.create();
+    const files = {
+      json: o.report ? resolve(ctx.cwd, o.report) : join(run.dir, 'drill.json'),
+      junit: o.junit ? resolve(ctx.cwd, o.junit) : join(run.dir, 'drill.xml'),
+      markdown: o.markdown ? resolve(ctx.cwd, o.markdown) : join(run.dir, 'drill.md'),
+      log: logFile,
+    };
+    writePrivateFile(files.json, reportJson(report));
+    writePrivateFile(files.junit, reportJunit(report));
+    writePrivateFile(files.markdown, reportMarkdown(report));
+    s.log.info({ pass: report.pass, scenario: report.scenario, files }, 'drill finished');
+    return { report, files };
+  } finally {
+    await s.close();
+  }
+}
+
+function drillExit(r: DrillReport): number {
+  if (r.pass) return EXIT.ok;
+  return r.checks.some((c) => c.name === 'recovery completed' && !c.pass) ? EXIT.failed : EXIT.verifyFailed;
+}
+
+export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillArgs> {
+  return {
+    command: 'drill',
+    describe: 'rehearse a disaster on a disposable cluster: capture, break, recover, compare, report',
+    builder: (y) =>
+      y
+        .option('scenario', {
+          type: 'string',
+          choices: [...SCENARIOS],
+          demandOption: true,
+          describe: `what to break: ${SCENARIOS.map((x) => `${x} (${SCENARIO_TEXT[x]})`).join('; ')}`,
+        })
+        .option('yes', { type: 'boolean', default: false, describe: 'recover without asking (required without a terminal)' })
+        .option('report', { type: 'string', describe: 'write the JSON report here too (always written to the run dir)' })
+        .option('junit', { type: 'string', describe: 'write a JUnit XML report here (for CI systems)' })
+        .option('markdown', { type: 'string', describe: 'write a markdown report here (for people)' })
+        .option('survivor', { type: 'string', describe: 'restore from this member (a stale choice makes the drill fail and name the lost keys)' })
+        .option('disposable', { type: 'boolean', default: false, describe: 'this cluster may be broken (else the inventory must say `cluster.disposable: true`)' })
+        .option('lab-dir', { type: 'string', describe: 'the built-in lab behind the inventory: node-lost powers the node off through it' })
+        .option('late-keys', { type: 'number', default: 200, describe: 'survivor-stale: keys written while the stale member is down' })
+        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<DrillArgs>,
+    handler: async (args) => {
+      const { report, files } = await drill(ctx, args, {
+        scenario: args.scenario,
+        ...(args.survivor ? { survivor: args.survivor } : {}),
+        lateKeys: args['late-keys'],
+        ...(args['lab-dir'] ? { labDir: args['lab-dir'] } : {}),
+        ...(args.report ? { report: args.report } : {}),
+        ...(args.junit ? { junit: args.junit } : {}),
+        ...(args.markdown ? { markdown: args.markdown } : {}),
+        showPlan: !args.json,
+      });
+      if (args.json) ctx.stdout.write(reportJson(report));
+      else ctx.stdout.write(`${reportSummary(report)}reports: ${files.json}, ${files.junit}, ${files.markdown}\nlog: ${files.log}\n`);
+      ctx.exitCode = drillExit(report);
+    },
+  };
+}
+
+interface DemoArgs extends GlobalArgs {
+  keep: boolean;
+  dir?: string;
+  nodes: number;
+  etcd: string;
+  keys: number;
+  mb: number;
+  'address-base'?: string;
+  'state-dir'?: string;
+}
+
+export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs> {
+  return {
+    command: 'demo',
+    describe: 'from nothing: a 3-node lab, data, the all-down drill with live progress, the report; then the lab goes away',
+    builder: (y) =>
+      y
+        .option('keep', { type: 'boolean', default: false, describe: 'leave the lab up afterwards, to explore it' })
+        .option('dir', { type: 'string', describe: 'lab dir (default ./.etcd-dr/demo-lab)' })
+        .option('nodes', { type: 'number', default: 3, describe: 'nodes in the lab (3–7)' })
+        .option('etcd', { type: 'string', choices: ['3.4', '3.5'], default: '3.4', describe: 'etcd version of the lab' })
+        .option('keys', { type: 'number', default: 2000, describe: 'small keys loaded before the drill' })
+        .option('mb', { type: 'number', default: 20, describe: 'one-MiB values loaded before the drill' })
+        .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' })
+        .option('state-dir', { type: 'string', describe: 'where the run is journaled (default ./.etcd-dr)' }) as unknown as Argv<DemoArgs>,
+    handler: async (args) => {
+      const say = (line: string) => ctx.stderr.write(`etcd-dr demo: ${line}\n`);
+      const dir = resolve(ctx.cwd, args.dir ?? join('.etcd-dr', 'demo-lab'));
+      say(`bringing up a ${args.nodes}-node etcd ${args.etcd} lab in ${dir}`);
+      const lab = await labUp({ dir, nodes: args.nodes, etcd: args.etcd as LabEtcdVersion, ...(args['address-base'] ? { addressBase: args['address-base'] } : {}), env: ctx.env, cwd: ctx.cwd, log: say });
+      let exit: number = EXIT.failed;
+      try {
+        say(`loading ${args.keys} keys and ${args.mb} MiB of values`);
+        await loadKeys(lab, { keys: args.keys, mb: args.mb, log: say });
+        const { report, files } = await drill(
+          ctx,
+          { ...args, inventory: lab.inventoryPath, yes: true },
+          { scenario: 'all-down', showPlan: false },
+        );
+        ctx.stdout.write(reportSummary(report));
+        ctx.stdout.write(`\nreports:  ${files.markdown}\n          ${files.json}\n          ${files.junit}\nlog:      ${files.log}\n`);
+        exit = drillExit(report);
+      } finally {
+        if (args.keep) {
+          say(`the lab stays up: etcd-dr status -i ${lab.inventoryPath}; take it down with: etcd-dr lab down --dir ${dir} --purge`);
+        } else {
+          await labDown({ dir, purge: true, log: () => undefined });
+          say('lab taken down (run with --keep to explore it)');
+        }
+      }
+      ctx.exitCode = exit;
+    },
+  };
+}

