@@ -8,11 +8,11 @@ import type { PlanFormat } from '../plan/render.js';
 import { loadPlan } from '../plan/load.js';
 import { planRecover } from '../plan/recover.js';
 import type { Plan, RecoverIntent } from '../plan/types.js';
-import { RefusedError } from '../util/errors.js';
+import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import {
-  PLAN_DEFAULTS, confirm, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
+  PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
   type RunArgs,
 } from './run-plan.js';
 import { openSession, type Session } from './session.js';
@@ -42,6 +42,8 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
 }
 
 async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: string): Promise<Plan> {
+  if (args.survivor) checkNames(s.inventory, '--survivor', [args.survivor]);
+  checkNames(s.inventory, '--exclude', args.exclude ?? []);
   const facts = await gather(s);
   const stateDir = stateDirOf(ctx, args);
   const intent: RecoverIntent = {
@@ -76,16 +78,24 @@ function planRecoverCommand(ctx: CliContext): CommandModule<GlobalArgs, RecoverA
   };
 }
 
-export function planCommand(ctx: CliContext, more: CommandModule<GlobalArgs, any>[] = []): CommandModule<GlobalArgs, GlobalArgs> {
+export function planCommand(ctx: CliContext, more: CommandModule<GlobalArgs, any>[] = []): CommandModule<GlobalArgs, GlobalArgs & { operation?: string }> {
+  const ops = ['recover', ...more.map((m) => String(m.command).split(' ')[0])];
   return {
-    command: 'plan <operation>',
+    command: 'plan [operation]',
     describe: 'make a plan for review; nothing on any node changes',
     builder: (y) => {
       let b = y.command(planRecoverCommand(ctx));
       for (const m of more) b = b.command(m);
-      return b.demandCommand(1, 'Name what to plan: recover, scale-out, scale-in, replace.') as unknown as Argv<GlobalArgs>;
+      return b as unknown as Argv<GlobalArgs & { operation?: string }>;
     },
-    handler: () => undefined,
+    // reached only when no known operation matched
+    handler: (args) => {
+      throw new ExitError(
+        `${args.operation ? `"${args.operation}" is not something etcd-dr plans. ` : ''}Name what to plan: ${ops.join(', ')}.`,
+        EXIT.badInput,
+        'see `etcd-dr plan --help`',
+      );
+    },
   };
 }
 

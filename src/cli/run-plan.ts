@@ -14,6 +14,7 @@ import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather
 import type { ClusterFacts } from '../facts/types.js';
 import { clientUrl } from '../inventory/types.js';
 import { renderPlan, type PlanFormat } from '../plan/render.js';
+import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import type { CliContext, GlobalArgs } from './context.js';
@@ -51,7 +52,7 @@ export async function gather(s: Session): Promise<ClusterFacts> {
 /** Print the plan for review (stdout), and save it as JSON when asked. */
 export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; output?: string; json: boolean }): void {
   if (o.output) {
-    writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(plan, null, 2)}\n`);
+    writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   }
   ctx.stdout.write(renderPlan(plan, o.json ? 'json' : o.format));
   if (o.output) ctx.stderr.write(`etcd-dr: plan saved to ${o.output}; apply it with: etcd-dr apply ${o.output}\n`);
@@ -88,7 +89,7 @@ export function runDirFor(stateDir: string, plan: Plan, resumed: boolean): RunDi
     throw new RefusedError(`run ${plan.runId} already started from this plan`, `continue it with \`etcd-dr resume ${plan.runId}\`; to start over, make a new plan`);
   }
   run.create();
-  if (!existsSync(run.planPath)) writePrivateFile(run.planPath, `${JSON.stringify(plan, null, 2)}\n`);
+  if (!existsSync(run.planPath)) writePrivateFile(run.planPath, `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   return run;
 }
 
@@ -187,4 +188,13 @@ export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, 
     ...plan.warnings.map((w) => `note: ${w}`),
   ];
   ctx.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Names given on the command line must be inventory nodes: bad input, found before any node is contacted. */
+export function checkNames(inventory: { file: string; nodes: { name: string }[] }, flag: string, names: readonly string[]): void {
+  const known = inventory.nodes.map((n) => n.name);
+  const bad = names.filter((n) => !known.includes(n));
+  if (bad.length) {
+    throw new ExitError(`${flag} ${bad.join(', ')}: not a node of ${inventory.file}`, EXIT.badInput, `nodes are: ${known.join(', ')}`);
+  }
 }

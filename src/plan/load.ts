@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Inventory } from '../inventory/types.js';
 import { RUN_ID_RE } from '../apply/rundir.js';
 import { EXIT, ExitError } from '../util/errors.js';
+import { inventoryFingerprint, planDigest } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type ActionType, type Plan } from './types.js';
 
 const ACTIONS: ReadonlySet<ActionType> = new Set<ActionType>([
@@ -55,6 +56,22 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
   if (!isObj(inv) || typeof inv['cluster'] !== 'string') fail(file, 'inventory.cluster', 'is missing', 'make a new plan');
   if (inv['cluster'] !== inventory.cluster.name) {
     fail(file, 'inventory.cluster', `the plan is for cluster "${inv['cluster']}", the inventory ${inventory.file} is cluster "${inventory.cluster.name}"`, 'apply the plan with the inventory it was made from (-i)');
+  }
+  if (typeof inv['fingerprint'] !== 'string' || inv['fingerprint'] !== inventoryFingerprint(inventory)) {
+    fail(
+      file,
+      'inventory.fingerprint',
+      `the plan was made from another inventory than ${inventory.file} (node names, addresses, SSH targets or etcd paths differ)`,
+      'apply the plan with the inventory it was made from (-i), or make a new plan with this one',
+    );
+  }
+  if (typeof doc['digest'] !== 'string' || doc['digest'] !== planDigest(doc as unknown as Plan)) {
+    fail(
+      file,
+      'digest',
+      "the plan's content does not match its digest: it was edited after etcd-dr made it, so it is not the plan that was reviewed (or it comes from another inventory)",
+      'make a new plan with `etcd-dr plan … -o plan.json` and review that one',
+    );
   }
   if (!isObj(doc['intent']) || typeof doc['intent']['kind'] !== 'string') fail(file, 'intent', 'is missing', 'make a new plan');
   if (!Array.isArray(doc['finalMembers'])) fail(file, 'finalMembers', 'is missing', 'make a new plan');

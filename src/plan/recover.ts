@@ -16,6 +16,7 @@ import {
   waitHealthyScript,
   writeEnvScript,
 } from './scripts.js';
+import { inventoryFingerprint } from './seal.js';
 import { chooseSurvivor } from './survivor.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Plan, type RecoverIntent, type Step } from './types.js';
 
@@ -320,7 +321,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     runId,
     createdAt: ctx.now.toISOString(),
     tool: { name: 'etcd-dr', version: ctx.toolVersion },
-    inventory: { file: inventory.file, cluster: inventory.cluster.name },
+    inventory: { file: inventory.file, cluster: inventory.cluster.name, fingerprint: inventoryFingerprint(inventory) },
     intent,
     lockFile: ctx.lockFile,
     holder: ctx.holder,

@@ -21,9 +21,29 @@ export interface RecoverIntent {
   backupDir: string;
 }
 
-export type Intent = RecoverIntent;
+/** Add inventory nodes that are not members yet, one at a time, as learners first. */
+export interface ScaleOutIntent {
+  kind: 'scale-out';
+  nodes: string[];
+}
 
-export type Phase = 'lock' | 'stop' | 'backup' | 'restore' | 'first-member' | 'join' | 'finalize' | 'verify' | 'unlock';
+/** Remove members one at a time, leadership moved away first. */
+export interface ScaleInIntent {
+  kind: 'scale-in';
+  members: string[];
+}
+
+/** Remove a (dead) member, then add its replacement: the same node once wiped, or another inventory node. */
+export interface ReplaceIntent {
+  kind: 'replace';
+  member: string;
+  /** the node that takes its place; default the member's own node */
+  with?: string;
+}
+
+export type Intent = RecoverIntent | ScaleOutIntent | ScaleInIntent | ReplaceIntent;
+
+export type Phase = 'lock' | 'stop' | 'backup' | 'restore' | 'first-member' | 'join' | 'remove' | 'finalize' | 'verify' | 'unlock';
 
 /** What a step does; the executor has one handler per action. Parameters are all the handler needs. */
 export type Action =
@@ -98,7 +118,8 @@ export interface Plan {
   runId: string;
   createdAt: string;
   tool: { name: 'etcd-dr'; version: string };
-  inventory: { file: string; cluster: string };
+  /** `fingerprint`: of the inventory's nodes (see seal.ts); a plan runs only with the inventory it was made from */
+  inventory: { file: string; cluster: string; fingerprint: string };
   intent: Intent;
   /** the lock file on every node, and who the lock names as holder */
   lockFile: string;
@@ -113,4 +134,6 @@ export interface Plan {
   finalMembers: string[];
   warnings: string[];
   steps: Step[];
+  /** digest of everything above, set when the plan is saved (see seal.ts) */
+  digest?: string;
 }
