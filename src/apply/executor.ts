@@ -12,7 +12,7 @@ import { mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import { moveAsideScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { moveAsideScript, restoreEnvScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
@@ -490,20 +490,7 @@ export class Executor {
     });
     if (env) {
       await attempt(`restored ${env.path} from ${env.backup}`, async () => {
-        await this.script(
-          member,
-          failed,
-          [
-            'set -eu',
-            `f=${q(env.path)}; bak=${q(env.backup)}`,
-            'if [ ! -e "$bak" ]; then echo etcd-dr:no-backup; exit 0; fi',
-            'tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
-            'cp -p "$bak" "$tmp" && mv -f "$tmp" "$f"',
-            'echo etcd-dr:done',
-          ].join('\n'),
-          30,
-          'restore the env file',
-        );
+        await this.script(member, failed, restoreEnvScript(env.path, env.backup, this.plan.runId), 30, 'restore the env file');
       });
     }
     await attempt(`set ${spec.etcd.dataDir} aside`, async () => {

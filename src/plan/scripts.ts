@@ -123,26 +123,52 @@ export function restoreScript(p: RestoreParams): string {
   ].join('\n');
 }
 
+/** sha256 of the empty text: what a plan records as the "before" of an env file that does not exist yet. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /**
  * Rewrite an env file atomically: keep a backup beside it (once per run), write a temp file in the same
  * directory with the same owner and mode, rename it over. Refuses when the file is neither the content
  * the plan was made from nor the content it writes (someone else changed it since).
+ * A file that does not exist counts as empty text (EMPTY_SHA256): it is created with mode 0640, and a
+ * `<backup>.absent` marker records that there was nothing to back up, so a rollback sets it aside.
  */
 export function writeEnvScript(p: { path: string; backup: string; beforeSha256: string; afterSha256: string; content: string }): string {
   return [
     HEAD,
     `f=${q(p.path)}; bak=${q(p.backup)}`,
-    'cur=$(sha256sum "$f" 2>/dev/null | cut -d" " -f1 || true)',
+    `if [ -e "$f" ]; then cur=$(sha256sum "$f" 2>/dev/null | cut -d" " -f1 || true); else cur=${EMPTY_SHA256}; fi`,
     `if [ "$cur" = ${q(p.afterSha256)} ]; then echo etcd-dr:already; exit 0; fi`,
     `if [ "$cur" != ${q(p.beforeSha256)} ]; then echo "etcd-dr:changed-since-plan $f sha256=$cur" >&2; exit 3; fi`,
-    '[ -e "$bak" ] || cp -p "$f" "$bak"',
+    'if [ -e "$f" ]; then [ -e "$bak" ] || cp -p "$f" "$bak"; else [ -e "$bak.absent" ] || : > "$bak.absent"; fi',
     'tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
     `printf %s ${q(p.content)} > "$tmp"`,
-    'chmod --reference="$f" "$tmp"; chown --reference="$f" "$tmp"',
+    'if [ -e "$f" ]; then chmod --reference="$f" "$tmp"; chown --reference="$f" "$tmp"; else chmod 0640 "$tmp"; fi',
     'sync "$tmp" 2>/dev/null || true',
     'mv -f "$tmp" "$f"',
     `[ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(p.afterSha256)} ] || { echo etcd-dr:write-mismatch >&2; exit 1; }`,
     'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/**
+ * Undo a write-env of this run: the backup goes back in place (atomically); a file the run created
+ * (its `<backup>.absent` marker exists) is set aside under `<path>.etcd-dr-<run id>-rolled-back-<time>`.
+ */
+export function restoreEnvScript(path: string, backup: string, runId: string): string {
+  return [
+    HEAD,
+    `f=${q(path)}; bak=${q(backup)}`,
+    'if [ -e "$bak" ]; then',
+    '  tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
+    '  cp -p "$bak" "$tmp" && mv -f "$tmp" "$f"',
+    '  echo etcd-dr:done; exit 0',
+    'fi',
+    'if [ -e "$bak.absent" ]; then',
+    '  if [ -e "$f" ]; then mv "$f" "$f".etcd-dr-' + q(runId) + '-rolled-back-"$(date +%s)"; echo etcd-dr:done; else echo etcd-dr:already; fi',
+    '  exit 0',
+    'fi',
+    'echo etcd-dr:no-backup',
   ].join('\n');
 }
 
