@@ -4,6 +4,7 @@ import type { CliContext } from './context.js';
 import { demoCommand, drillCommand } from './drill.js';
 import { labCommand } from './lab.js';
 import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
+import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } from './scale.js';
 import { statusCommand } from './status.js';
 
 const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
@@ -32,8 +33,11 @@ export function buildCli(argv: string[], ctx: CliContext) {
       describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
     })
     .command(statusCommand(ctx))
-    .command(planCommand(ctx))
+    .command(planCommand(ctx, planScaleCommands(ctx)))
     .command(recoverCommand(ctx))
+    .command(scaleOutCommand(ctx))
+    .command(scaleInCommand(ctx))
+    .command(replaceCommand(ctx))
     .command(applyCommand(ctx))
     .command(resumeCommand(ctx))
     .command(drillCommand(ctx))
