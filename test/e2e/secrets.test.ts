@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labExec, type LabState } from '../../src/lab/index.js';
 import { registerSecret } from '../../src/util/secrets.js';
@@ -54,7 +54,7 @@ const ENV = () => ({
 describe('no secret in output, plans, logs or run files', () => {
   beforeAll(async () => {
     work = tempDir('etcd-dr-secrets-');
-    lab = await startLab('127.0.18.', { etcd: '3.4' });
+    lab = await startLab('127.0.31.', { etcd: '3.4' });
     // an encrypted identity, authorised for root on every node (beside the lab's own key)
     const key = join(work, 'id_encrypted');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'etcd-dr secrets test', '-f', key]);
@@ -71,7 +71,10 @@ describe('no secret in output, plans, logs or run files', () => {
     expect(readFileSync(inventory, 'utf8')).toContain(`identityFile: ${key}`);
   }, T);
 
-  afterAll(async () => stopLab(lab), T);
+  afterAll(async () => {
+    await stopLab(lab);
+    rmSync(work, { recursive: true, force: true });
+  }, T);
 
   it('the leak check itself finds each secret and a key line', () => {
     for (const s of [PASSPHRASE, ETCD_PASSWORD, JSON.stringify(PASSPHRASE), keyBody[1]!]) expect(() => expectNoSecret('self-test', `x${s}x`)).toThrow();
