@@ -26,21 +26,22 @@ function json(ctx: CliContext, value: unknown): void {
   ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number; etcd?: string; 'address-base'?: string }> {
+function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string }> {
   return {
     command: 'up',
     describe: 'build the lab (or boot it again): N nodes with sshd and a TLS etcd cluster, an inventory, an SSH key',
     builder: (y) =>
       y
         .option('nodes', { type: 'number', describe: 'number of nodes, 1–7 (default 3; an existing lab keeps its own)' })
+        .option('members', { type: 'number', describe: 'how many of the nodes form the cluster (default all); the others are bare nodes for scale-out' })
         .option('etcd', { type: 'string', choices: ['3.4', '3.5'], describe: 'etcd version (default 3.4; 3.5 is fetched into the cache once)' })
         .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' }) as unknown as Argv<
-        LabArgs & { nodes?: number; etcd?: string; 'address-base'?: string }
+        LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string }
       >,
     handler: async (args) => {
       const opts = dirOptions(ctx, args);
       const t0 = Date.now();
-      const state = await labUp({ ...opts, nodes: args.nodes, etcd: args.etcd as LabEtcdVersion | undefined, addressBase: args['address-base'] });
+      const state = await labUp({ ...opts, nodes: args.nodes, members: args.members, etcd: args.etcd as LabEtcdVersion | undefined, addressBase: args['address-base'] });
       if (args.json) return json(ctx, state);
       ctx.stdout.write(renderUsage(state, await labEtcdVersion(state), (Date.now() - t0) / 1000));
     },

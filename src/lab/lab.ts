@@ -12,7 +12,7 @@ import { ApplyError, EXIT, ExitError, InputError, type InputProblem } from '../u
 import type { ExecResult } from '../ssh/types.js';
 import {
   addressBaseProblem, DEFAULT_ADDRESS_BASE, DEFAULT_ETCD_VERSION, DEFAULT_NODE_COUNT, deriveNodes, etcdVersionProblem,
-  LAB_CLUSTER_NAME, labDirProblem, nodeCountProblem, resolveNodeRef,
+  LAB_CLUSTER_NAME, labDirProblem, memberCountProblem, nodeCountProblem, resolveNodeRef,
 } from './naming.js';
 import { bootNode, execInNode, killNode, nodeIsUp, tcpAnswers } from './node.js';
 import { labAsset, labPaths, nodePaths, OVERLAYS, resolveLabDir } from './paths.js';
@@ -86,15 +86,19 @@ function refreshPower(f: LabFile): LabFile {
 
 interface LabParams {
   nodeCount: number;
+  /** the first `members` nodes form the cluster */
+  members: number;
   etcd: LabEtcdVersion;
   addressBase: string;
 }
 
 /** The parameters of the lab to bring up: the existing lab's, which options may only repeat. */
-export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase'> | undefined, opts: LabUpOptions, dir: string): LabParams {
+export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase' | 'members'> | undefined, opts: LabUpOptions, dir: string): LabParams {
   if (existing) {
     const diffs: string[] = [];
     if (opts.nodes !== undefined && opts.nodes !== existing.nodeCount) diffs.push(`${opts.nodes} nodes (it has ${existing.nodeCount})`);
+    const members = existing.members ?? existing.nodeCount;
+    if (opts.members !== undefined && opts.members !== members) diffs.push(`${opts.members} members (it was made with ${members})`);
     if (opts.etcd !== undefined && opts.etcd !== existing.etcd) diffs.push(`etcd ${opts.etcd} (it runs ${existing.etcd})`);
     if (opts.addressBase !== undefined && opts.addressBase !== existing.addressBase) diffs.push(`addresses ${opts.addressBase}N (it uses ${existing.addressBase}N)`);
     if (diffs.length) {
@@ -104,10 +108,16 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
         `to build a new lab there, remove this one first: etcd-dr lab down --purge --dir ${dir}`,
       );
     }
-    return { nodeCount: existing.nodeCount, etcd: existing.etcd, addressBase: existing.addressBase };
+    return { nodeCount: existing.nodeCount, members: existing.members ?? existing.nodeCount, etcd: existing.etcd, addressBase: existing.addressBase };
   }
-  const p: LabParams = { nodeCount: opts.nodes ?? DEFAULT_NODE_COUNT, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE };
-  const problems = [nodeCountProblem(p.nodeCount), etcdVersionProblem(p.etcd), addressBaseProblem(p.addressBase, p.nodeCount)].filter(
+  const nodeCount = opts.nodes ?? DEFAULT_NODE_COUNT;
+  const p: LabParams = { nodeCount, members: opts.members ?? nodeCount, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE };
+  const problems = [
+    nodeCountProblem(p.nodeCount),
+    nodeCountProblem(p.nodeCount) ? undefined : memberCountProblem(p.members, p.nodeCount),
+    etcdVersionProblem(p.etcd),
+    addressBaseProblem(p.addressBase, p.nodeCount),
+  ].filter(
     (x): x is InputProblem => x !== undefined,
   );
   if (problems.length) throw new InputError(problems, 'cannot build that lab');
@@ -153,7 +163,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabState> {
 
       // A new cluster starts every member at once; a formed one starts what a booting host would.
       const bootedHosts = new Set(down.map((n) => n.host));
-      const candidates = f.bootstrapped ? f.nodes.filter((n) => bootedHosts.has(n.host)) : f.nodes;
+      const candidates = f.bootstrapped ? f.nodes.filter((n) => bootedHosts.has(n.host)) : memberNodes(f);
       const started = await startEtcd(f.nodes.filter((n) => candidates.some((x) => x.host === n.host)), !f.bootstrapped);
       if (started.length) {
         const t2 = Date.now();
@@ -163,7 +173,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabState> {
       }
       if (!f.bootstrapped) {
         // as kubespray does once the cluster exists: a restarted member must join, never bootstrap
-        await Promise.all(f.nodes.map((n) => setClusterStateExisting(n)));
+        await Promise.all(memberNodes(f).map((n) => setClusterStateExisting(n)));
         f = { ...f, bootstrapped: true };
         writeLabFile(c.dir, f);
       }
@@ -176,11 +186,17 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabState> {
   }
 }
 
+/** The nodes that formed the cluster; the others were bare nodes (no env file, no data). */
+function memberNodes(f: Pick<LabFile, 'nodes' | 'members'>): LabFileNode[] {
+  return f.nodes.slice(0, f.members ?? f.nodes.length);
+}
+
 function newLabFile(p: LabParams): LabFile {
   return {
     format: LAB_FILE_FORMAT,
     etcd: p.etcd,
     nodeCount: p.nodeCount,
+    ...(p.members !== p.nodeCount ? { members: p.members } : {}),
     addressBase: p.addressBase,
     clusterName: LAB_CLUSTER_NAME,
     bootstrapped: false,
@@ -272,7 +288,9 @@ function prepareNodeDisk(dir: string, n: LabFileNode, f: LabFile): void {
     }
     return cur;
   };
-  writeFileSync(join(etc, 'etcd.env'), renderEtcdEnv(n, f.nodes, 'new'), { mode: 0o640 });
+  // a bare node (beyond the first `members`) gets no env file: etcd-dr scale-out writes one
+  const members = memberNodes(f);
+  if (members.some((m) => m.host === n.host)) writeFileSync(join(etc, 'etcd.env'), renderEtcdEnv(n, members, 'new'), { mode: 0o640 });
   // every lab host name resolves on every node, as kubespray's /etc/hosts management does
   writeFileSync(join(etc, 'hosts'), renderEtcHosts(readText('/etc/hosts'), f.nodes), { mode: 0o644 });
   const ssl = upperDir(LAB_SSL_DIR.replace(/^\/etc\//, ''), 0o700);
@@ -331,7 +349,8 @@ async function startEtcd(nodes: LabFileNode[], all: boolean): Promise<LabFileNod
   const results = await Promise.all(
     nodes.map(async (n) => {
       if (!all) {
-        const en = await execInNode(n, ['systemctl', 'is-enabled', '--quiet', 'etcd'], { timeout: 30 });
+        // as a booting host would, but a node without an env file (a bare node) is not even tried
+        const en = await execInNode(n, ['sh', '-c', `systemctl is-enabled --quiet etcd && test -r ${LAB_ENV_FILE}`], { timeout: 30 });
         if (en.code !== 0) return undefined;
       }
       const r = await execInNode(n, ['systemctl', 'start', '--no-block', 'etcd'], { timeout: 60 });

@@ -31,6 +31,13 @@ export function nodeCountProblem(count: unknown): InputProblem | undefined {
   return undefined;
 }
 
+export function memberCountProblem(members: unknown, nodes: number): InputProblem | undefined {
+  if (typeof members !== 'number' || !Number.isInteger(members) || members < 1 || members > nodes) {
+    return { field: '--members', message: `must be a whole number from 1 to the number of nodes (${nodes}), got ${String(members)}` };
+  }
+  return undefined;
+}
+
 export function etcdVersionProblem(v: unknown): InputProblem | undefined {
   if (!LAB_ETCD_VERSIONS.includes(v as LabEtcdVersion)) {
     return { field: '--etcd', message: `must be one of ${LAB_ETCD_VERSIONS.join(', ')}, got ${String(v)}` };

@@ -25,6 +25,8 @@ export interface LabFile {
   format: number;
   etcd: LabEtcdVersion;
   nodeCount: number;
+  /** the first `members` nodes formed the cluster; absent: all of them */
+  members?: number;
   addressBase: string;
   clusterName: string;
   bootstrapped: boolean;

@@ -49,6 +49,11 @@ export interface LabUpOptions extends LabDirOptions {
   nodes?: number;
   /** default 3.4 for a new lab, the existing lab's version otherwise */
   etcd?: LabEtcdVersion;
+  /**
+   * how many of the nodes (the first ones) form the cluster; default all. The others are bare nodes for
+   * scale-out: sshd, certificates and the etcd unit, but no /etc/etcd.env, no data, etcd not started
+   */
+  members?: number;
   /** e.g. `127.0.10.` (the default): node i gets `<base><i>` */
   addressBase?: string;
   /** seconds to wait for the members it starts to serve clients; default 90 */

@@ -33,9 +33,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = 
 }
 
 /** A lab of its own for one test file: a temp dir and its own loopback addresses. */
-export async function startLab(addressBase: string, opts: { nodes?: number; etcd?: LabEtcdVersion } = {}): Promise<LabState> {
+export async function startLab(addressBase: string, opts: { nodes?: number; members?: number; etcd?: LabEtcdVersion } = {}): Promise<LabState> {
   const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-e2e-'));
-  return labUp({ dir, addressBase, nodes: opts.nodes ?? 3, etcd: opts.etcd ?? '3.4', log: () => undefined });
+  return labUp({ dir, addressBase, nodes: opts.nodes ?? 3, ...(opts.members ? { members: opts.members } : {}), etcd: opts.etcd ?? '3.4', log: () => undefined });
 }
 
 export async function stopLab(s: LabState | undefined): Promise<void> {

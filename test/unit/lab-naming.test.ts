@@ -121,10 +121,12 @@ describe('resolveLabDir', () => {
 describe('resolveLabParams', () => {
   const existing = { nodeCount: 3, etcd: '3.4' as const, addressBase: '127.0.10.' };
   it.each([
-    [undefined, {}, { nodeCount: 3, etcd: '3.4', addressBase: '127.0.10.' }],
-    [undefined, { nodes: 5, etcd: '3.5' as const, addressBase: '127.0.12.' }, { nodeCount: 5, etcd: '3.5', addressBase: '127.0.12.' }],
-    [existing, {}, existing],
-    [existing, { nodes: 3, etcd: '3.4' as const }, existing],
+    [undefined, {}, { nodeCount: 3, members: 3, etcd: '3.4', addressBase: '127.0.10.' }],
+    [undefined, { nodes: 5, etcd: '3.5' as const, addressBase: '127.0.12.' }, { nodeCount: 5, members: 5, etcd: '3.5', addressBase: '127.0.12.' }],
+    [undefined, { nodes: 5, members: 3 }, { nodeCount: 5, members: 3, etcd: '3.4', addressBase: '127.0.10.' }],
+    [existing, {}, { ...existing, members: 3 }],
+    [existing, { nodes: 3, etcd: '3.4' as const }, { ...existing, members: 3 }],
+    [{ ...existing, nodeCount: 5, members: 3 }, { members: 3 }, { ...existing, nodeCount: 5, members: 3 }],
   ])('existing %j, options %j', (ex, opts, want) => {
     expect(resolveLabParams(ex, opts, '/l')).toEqual(want);
   });
@@ -133,6 +135,7 @@ describe('resolveLabParams', () => {
     [{ nodes: 5 }, /5 nodes \(it has 3\)/],
     [{ etcd: '3.5' as const }, /etcd 3\.5 \(it runs 3\.4\)/],
     [{ addressBase: '127.0.11.' }, /127\.0\.11\.N/],
+    [{ members: 2 }, /2 members \(it was made with 3\)/],
   ])('refuses other parameters on an existing lab: %j', (opts, want) => {
     let err: unknown;
     try {
@@ -155,5 +158,16 @@ describe('resolveLabParams', () => {
     }
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).problems.map((p) => p.field)).toEqual(['--nodes', '--address-base']);
+  });
+
+  it.each([0, 6, 2.5])('refuses %j members of 5 nodes', (members) => {
+    let err: unknown;
+    try {
+      resolveLabParams(undefined, { nodes: 5, members }, '/l');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).problems.map((p) => p.field)).toEqual(['--members']);
   });
 });
