@@ -199,7 +199,7 @@ export class Executor {
     const a = step.action;
     switch (a.type) {
       case 'lock':
-        return this.fanOut(step, () => lockScript(this.lockFile(), this.plan.runId, this.holder()), 30, 'take the lock', n0(step));
+        return this.fanOut(step, () => lockScript(this.lockFile(), this.plan.runId, this.holder(), a.breakRun), 30, 'take the lock', n0(step));
       case 'unlock':
         return this.fanOut(step, () => unlockScript(this.lockFile(), this.plan.runId), 30, 'release the lock', n0(step));
       case 'stop-etcd':

@@ -41,8 +41,8 @@ async function drill(
 ): Promise<DrillRun> {
   const stateDir = stateDirOf(ctx, args);
   const runId = newRunId();
-  const logFile = logFileFor(stateDir, runId);
-  const s = await openSession(ctx, args, { logFile });
+  const logFile = new RunDir(stateDir, runId).logPath;
+  const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
   try {
     if (args.disposable) s.inventory.cluster.disposable = true;
     const note = (line: string) => ctx.stderr.write(`etcd-dr drill: ${line}\n`);

@@ -22,6 +22,7 @@ export interface RecoverArgs extends RunArgs {
   exclude?: string[];
   learner: boolean;
   force: boolean;
+  'break-lock': boolean;
   'backup-dir'?: string;
   'local-backup': boolean;
   output?: string;
@@ -34,6 +35,7 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('exclude', { type: 'string', array: true, describe: 'leave this member out (a dead host); repeatable. The cluster comes back smaller' })
     .option('learner', { type: 'boolean', default: true, describe: 're-add members as learners first (--no-learner: voting add, for etcd without learners)' })
     .option('force', { type: 'boolean', default: false, describe: 'plan a recovery even though the cluster still has a quorum' })
+    .option('break-lock', { type: 'boolean', default: false, describe: "take over the lock of another etcd-dr run that is dead (the plan names it; the old lock is kept beside)" })
     .option('backup-dir', { type: 'string', describe: "where the survivor's db is copied on the bastion (default <state-dir>/backups)" })
     .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion first (--no-local-backup to skip)" })
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
@@ -44,6 +46,9 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
 async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: string): Promise<Plan> {
   if (args.survivor) checkNames(s.inventory, '--survivor', [args.survivor]);
   checkNames(s.inventory, '--exclude', args.exclude ?? []);
+  if (args.survivor && (args.exclude ?? []).includes(args.survivor)) {
+    throw new ExitError(`--survivor ${args.survivor} is also given to --exclude`, EXIT.badInput, 'a survivor cannot be left out: drop one of the two');
+  }
   const facts = await gather(s);
   const stateDir = stateDirOf(ctx, args);
   const intent: RecoverIntent = {
@@ -52,6 +57,7 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     exclude: args.exclude ?? [],
     learner: args.learner,
     force: args.force,
+    breakLock: args['break-lock'],
     localBackup: args['local-backup'],
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
   };
@@ -107,7 +113,7 @@ export function recoverCommand(ctx: CliContext): CommandModule<GlobalArgs, Recov
     handler: async (args) => {
       const stateDir = stateDirOf(ctx, args);
       const runId = newRunId();
-      const s = await openSession(ctx, args, { logFile: logFileFor(stateDir, runId) });
+      const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
       try {
         const plan = await makePlan(ctx, s, args, runId);
         showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
@@ -136,7 +142,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
     handler: async (args) => {
       const stateDir = stateDirOf(ctx, args);
       const id = runIdInPlanFile(args.plan);
-      const s = await openSession(ctx, args, id ? { logFile: logFileFor(stateDir, id) } : {});
+      const s = await openSession(ctx, args, id ? { logFile: () => logFileFor(stateDir, id) } : {});
       try {
         const plan = loadPlan(args.plan, s.inventory);
         runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else

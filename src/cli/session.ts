@@ -13,10 +13,12 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { logFile?: string } = {}): Promise<Session> {
+export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { logFile?: string | (() => string) } = {}): Promise<Session> {
   // the inventory is validated before anything connects: bad input never reaches a node
   const inventory = await loadInventory({ path: args.inventory, env: ctx.env, cwd: ctx.cwd });
-  const log = createLogger({ level: args['log-level'] as LogLevel, stderr: ctx.stderr, file: opts.logFile, scrub });
+  // the run's log file is made only once the inventory is valid: bad input leaves nothing behind
+  const file = typeof opts.logFile === 'function' ? opts.logFile() : opts.logFile;
+  const log = createLogger({ level: args['log-level'] as LogLevel, stderr: ctx.stderr, file, scrub });
   const transport = new Transport({
     acceptNewHostKeys: args['accept-new-host-keys'],
     env: ctx.env,

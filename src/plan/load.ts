@@ -39,7 +39,7 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    fail(file, '(file)', `not JSON (${(e as Error).message}); the file may be truncated`, 'save the plan again with `etcd-dr plan … -o plan.json --format json`');
+    fail(file, '(file)', `not JSON (${(e as Error).message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}); the file may be truncated`, 'save the plan again with `etcd-dr plan … -o plan.json --format json`');
   }
   if (!isObj(doc)) fail(file, '(file)', 'not a JSON object', 'pass a plan saved with `-o plan.json`');
   if (doc['format'] !== PLAN_FORMAT) fail(file, 'format', `is ${JSON.stringify(doc['format'])}, not "${PLAN_FORMAT}"`, 'pass a plan saved with `etcd-dr plan … -o plan.json`');

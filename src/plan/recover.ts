@@ -79,12 +79,17 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     );
   }
   const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
-  if (locked.length) {
+  const lockRuns = [...new Set(locked.map((n) => n.lock!.runId))];
+  if (locked.length && !intent.breakLock) {
     throw new RefusedError(
       `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
-      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a dead run is broken with --break-lock',
+      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a run that is dead is broken with --break-lock',
     );
   }
+  if (lockRuns.length > 1) {
+    throw new RefusedError(`several runs hold locks (${lockRuns.join(', ')}); --break-lock breaks one run's lock at a time`, 'resume or finish those runs first');
+  }
+  const breakRun = lockRuns[0];
   const choice = chooseSurvivor(facts.nodes, { survivor: intent.survivor, exclude: intent.exclude });
   const survivor = specOf(choice.name);
   const survivorFacts = factOf(choice.name);
@@ -92,6 +97,9 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   const members = inventory.nodes.filter((s) => !intent.exclude.includes(s.name));
   const joiners = members.filter((s) => s.name !== survivor.name);
   const warnings = [...choice.warnings];
+  if (breakRun) {
+    warnings.push(`--break-lock: the lock of run ${breakRun} (${locked.map((n) => n.lock!.holder ?? '?').filter((h, i, a) => a.indexOf(h) === i).join(', ')}) is broken on ${locked.map((n) => n.name).join(', ')}; make sure that run is dead`);
+  }
   for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
 
   const steps: Step[] = [];
@@ -106,8 +114,8 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     slug: 'lock',
     phase: 'lock',
     nodes: reachable,
-    action: { type: 'lock' },
-    commands: [lockScript(ctx.lockFile, runId, ctx.holder)],
+    action: { type: 'lock', ...(breakRun ? { breakRun } : {}) },
+    commands: [lockScript(ctx.lockFile, runId, ctx.holder, breakRun)],
     why: 'a second etcd-dr run against this cluster is refused while this one works',
   });
   add({

@@ -13,11 +13,16 @@ export { etcdctlPrefix };
 const HEAD = 'set -eu';
 
 
-export function lockScript(lockFile: string, runId: string, holder: string): string {
+/**
+ * Take the lock. `breakRun`: the run id of a lock the user chose to break (--break-lock, shown in the plan);
+ * that lock file is kept beside as history, and only a lock of exactly that run is broken.
+ */
+export function lockScript(lockFile: string, runId: string, holder: string, breakRun?: string): string {
   const content = `run=${runId}\nholder=${holder}\n`;
   return [
     HEAD,
     `f=${q(lockFile)}`,
+    ...(breakRun ? [`if [ -e "$f" ] && grep -qx ${q(`run=${breakRun}`)} "$f"; then mv -f "$f" "$f".broken-by-${q(runId)}; fi`] : []),
     'if [ -e "$f" ]; then',
     `  if grep -qx ${q(`run=${runId}`)} "$f"; then echo etcd-dr:already; exit 0; fi`,
     '  echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3',

@@ -16,6 +16,8 @@ export interface RecoverIntent {
   learner: boolean;
   /** plan even though the cluster still has a quorum */
   force: boolean;
+  /** take over a lock left by another run (a dead one: the user says so with --break-lock) */
+  breakLock?: boolean;
   /** copy the survivor's db to the bastion (default true) */
   localBackup: boolean;
   backupDir: string;
@@ -47,7 +49,8 @@ export type Phase = 'lock' | 'stop' | 'backup' | 'restore' | 'first-member' | 'j
 
 /** What a step does; the executor has one handler per action. Parameters are all the handler needs. */
 export type Action =
-  | { type: 'lock' }
+  /** `breakRun`: the run whose lock is broken (--break-lock) */
+  | { type: 'lock'; breakRun?: string }
   | { type: 'stop-etcd' }
   | { type: 'move-data-dir'; from: string; to: string }
   | { type: 'backup-db'; remoteDb: string; localPath: string }
