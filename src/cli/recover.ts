@@ -12,7 +12,7 @@ import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import {
-  PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
+  PLAN_DEFAULTS, checkNames, confirm, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
   type RunArgs,
 } from './run-plan.js';
 import { openSession, type Session } from './session.js';
@@ -110,21 +110,7 @@ export function recoverCommand(ctx: CliContext): CommandModule<GlobalArgs, Recov
     command: 'recover',
     describe: 'plan the quorum-loss recovery, show it, ask, and apply it (journaled; `resume` continues it)',
     builder: (y) => recoverOptions(y).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' }),
-    handler: async (args) => {
-      const stateDir = stateDirOf(ctx, args);
-      const runId = newRunId();
-      const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
-      try {
-        const plan = await makePlan(ctx, s, args, runId);
-        showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
-        await confirm(ctx, plan, args.yes);
-        const run = runDirFor(stateDir, plan, false);
-        const r = await execute(ctx, s, plan, run, false);
-        summarize(ctx, s, plan, run, r, args.json);
-      } finally {
-        await s.close();
-      }
-    },
+    handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(ctx, s, args, runId)),
   };
 }
 

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Executor, type RunResult } from '../apply/executor.js';
 import { progressFor } from '../apply/progress.js';
-import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, RUN_ID_RE } from '../apply/rundir.js';
+import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, newRunId, RUN_ID_RE } from '../apply/rundir.js';
 import { diffCanonFacts, canonFacts } from '../facts/assess.js';
 import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather.js';
 import type { ClusterFacts } from '../facts/types.js';
@@ -18,7 +18,7 @@ import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import type { Session } from './session.js';
+import { openSession, type Session } from './session.js';
 
 export interface RunArgs extends GlobalArgs {
   'state-dir'?: string;
@@ -196,5 +196,31 @@ export function checkNames(inventory: { file: string; nodes: { name: string }[] 
   const bad = names.filter((n) => !known.includes(n));
   if (bad.length) {
     throw new ExitError(`${flag} ${bad.join(', ')}: not a node of ${inventory.file}`, EXIT.badInput, `nodes are: ${known.join(', ')}`);
+  }
+}
+
+/**
+ * What `recover`, `scale-out`, `scale-in` and `replace` do: make the plan on the spot, show it, ask (or
+ * take --yes), run it with its journal, and print the summary. The run's log file is made only once the
+ * inventory is valid.
+ */
+export async function planAndApply(
+  ctx: CliContext,
+  args: RunArgs & { format: PlanFormat; output?: string },
+  make: (s: Session, runId: string) => Promise<Plan>,
+): Promise<void> {
+  const stateDir = stateDirOf(ctx, args);
+  const runId = newRunId();
+  const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
+  try {
+    const plan = await make(s, runId);
+    showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
+    // warnings (e.g. lower fault tolerance) are printed with the plan, before the question
+    await confirm(ctx, plan, args.yes);
+    const run = runDirFor(stateDir, plan, false);
+    const r = await execute(ctx, s, plan, run, false);
+    summarize(ctx, s, plan, run, r, args.json);
+  } finally {
+    await s.close();
   }
 }

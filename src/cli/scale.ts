@@ -11,7 +11,7 @@ import type { PlanContext } from '../plan/recover.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, showPlan, stateDirOf, summarize, type RunArgs } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, showPlan, type RunArgs } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
 interface PlanArgs extends RunArgs {
@@ -107,22 +107,7 @@ function runSub(ctx: CliContext, kind: Kind): CommandModule<GlobalArgs, PlanArgs
     describe: SPECS[kind].describe,
     builder: (y) =>
       SPECS[kind].options(common(y)).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' }) as unknown as Argv<PlanArgs>,
-    handler: async (args) => {
-      const stateDir = stateDirOf(ctx, args);
-      const runId = newRunId();
-      const s = await openSession(ctx, args, { logFile: logFileFor(stateDir, runId) });
-      try {
-        const plan = await makePlan(s, kind, args, runId);
-        showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
-        // a plan that lowers fault tolerance says so in its warnings, printed above: the question is asked after them
-        await confirm(ctx, plan, args.yes);
-        const run = runDirFor(stateDir, plan, false);
-        const r = await execute(ctx, s, plan, run, false);
-        summarize(ctx, s, plan, run, r, args.json);
-      } finally {
-        await s.close();
-      }
-    },
+    handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(s, kind, args, runId)),
   };
 }
 

@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex as sha256 } from '../util/hash.js';
+import { EtcdCapabilityError } from '../etcd/errors.js';
+import { restoreTool, supportsBumpRevision } from '../etcd/version.js';
 import { canonFacts } from '../facts/assess.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
@@ -35,20 +37,21 @@ export interface PlanContext {
 /** etcd's advice for a restore that Kubernetes watchers must notice: a revision jump past anything seen. */
 export const BUMP_REVISION = 1_000_000_000;
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
-function supportsBump(n: NodeFacts): boolean {
-  const v = n.versions.etcdutl ?? n.versions.etcdctl;
-  if (!v) return false;
-  if (v.major > 3 || (v.major === 3 && v.minor >= 6)) return true;
-  if (v.major === 3 && v.minor === 5) return v.patch >= 10;
-  if (v.major === 3 && v.minor === 4) return v.patch >= 27;
-  return false;
-}
-
-function restoreTool(n: NodeFacts): 'etcdctl' | 'etcdutl' {
+/** Restore tool and --bump-revision support of the survivor, from its installed tools' versions. */
+function restoreCapabilities(n: NodeFacts): { tool: 'etcdctl' | 'etcdutl'; bump: boolean } {
   const v = n.versions.etcd ?? n.versions.etcdctl;
-  return n.versions.etcdutl && v && (v.major > 3 || v.minor >= 5) ? 'etcdutl' : 'etcdctl';
+  const bumpBy = n.versions.etcdutl ?? n.versions.etcdctl;
+  let tool: 'etcdctl' | 'etcdutl' = 'etcdctl';
+  if (v) {
+    try {
+      tool = restoreTool(v, { etcdutlPresent: Boolean(n.versions.etcdutl) });
+    } catch (e) {
+      if (e instanceof EtcdCapabilityError) throw new RefusedError(`${n.name}: ${e.message}`);
+      throw e;
+    }
+  }
+  return { tool, bump: bumpBy ? supportsBumpRevision(bumpBy) : false };
 }
 
 function initialCluster(specs: NodeSpec[]): string {
@@ -154,45 +157,30 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       why: 'a copy of the only data that matters, on the bastion, before anything is restored',
     });
   }
-  const bump = supportsBump(survivorFacts);
-  const tool = restoreTool(survivorFacts);
+  const { tool, bump } = restoreCapabilities(survivorFacts);
   if (!bump) {
     warnings.push(
       `${survivor.name} runs etcd ${survivorFacts.versions.etcd?.raw ?? 'unknown'}, which lacks --bump-revision/--mark-compacted (3.4.27+, 3.5.10+): ` +
         'after the restore, restart the kube-apiservers (and other watchers) so no watcher trusts revisions that went backwards',
     );
   }
-  const token = `etcd-dr-${runId}`;
+  const restore = {
+    tool,
+    db: survivorDb,
+    dataDir: survivor.etcd.dataDir,
+    name: survivor.name,
+    peerUrl: peerUrl(survivor),
+    initialCluster: initialCluster([survivor]),
+    token: `etcd-dr-${runId}`,
+    ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
+    markCompacted: bump,
+  };
   add({
     slug: `restore-${survivor.name}`,
     phase: 'restore',
     node: survivor.name,
-    action: {
-      type: 'restore-db',
-      tool,
-      db: survivorDb,
-      dataDir: survivor.etcd.dataDir,
-      name: survivor.name,
-      peerUrl: peerUrl(survivor),
-      initialCluster: initialCluster([survivor]),
-      token,
-      ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
-      markCompacted: bump,
-    },
-    commands: [
-      restoreScript({
-        tool,
-        db: survivorDb,
-        dataDir: survivor.etcd.dataDir,
-        name: survivor.name,
-        peerUrl: peerUrl(survivor),
-        initialCluster: initialCluster([survivor]),
-        token,
-        ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
-        markCompacted: bump,
-        runId,
-      }),
-    ],
+    action: { type: 'restore-db', ...restore },
+    commands: [restoreScript({ ...restore, runId })],
     why: `a one-member cluster from ${survivor.name}'s db; the new token gives a new cluster id, so no old member can rejoin by accident`,
   });
 

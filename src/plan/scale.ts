@@ -9,7 +9,7 @@
  * moment (ETCD_INITIAL_CLUSTER in inventory order, state existing), so a run that stops anywhere leaves
  * env files that agree with the cluster.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex as sha256 } from '../util/hash.js';
 import { canonFacts } from '../facts/assess.js';
 import type { NodeFacts } from '../facts/types.js';
 import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
@@ -31,7 +31,6 @@ import {
 import { inventoryFingerprint } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Intent, type Phase, type Plan, type ReplaceIntent, type ScaleInIntent, type ScaleOutIntent, type Step } from './types.js';
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** How many members may fail while the rest keep a quorum. */
 export function faultTolerance(members: number): number {
@@ -185,10 +184,6 @@ class Builder {
   ) {
     this.current = [...members];
     for (const n of ctx.facts.nodes) this.env.set(n.name, n.env?.exists && n.env.text !== undefined ? n.env.text : null);
-  }
-
-  private spec(name: string): NodeSpec {
-    return this.ctx.inventory.nodes.find((s) => s.name === name)!;
   }
 
   /** inventory order */

@@ -7,6 +7,7 @@
 import { etcdctlPrefix } from '../etcd/node.js';
 import { shellQuote as q } from '../ssh/quote.js';
 import { urlHost, type NodeSpec } from '../inventory/types.js';
+import type { Action } from './types.js';
 
 export { etcdctlPrefix };
 
@@ -79,18 +80,8 @@ export function moveAsideScript(from: string, to: string): string {
   ].join('\n');
 }
 
-export interface RestoreParams {
-  tool: 'etcdctl' | 'etcdutl';
-  db: string;
-  dataDir: string;
-  name: string;
-  peerUrl: string;
-  initialCluster: string;
-  token: string;
-  bumpRevision?: number;
-  markCompacted: boolean;
-  runId: string;
-}
+/** The restore-db action's parameters, plus the run id that names the scratch dir and marker. */
+export type RestoreParams = Omit<Extract<Action, { type: 'restore-db' }>, 'type'> & { runId: string };
 
 /**
  * Restore a db as a one-member cluster into a scratch dir beside the data dir, then rename it into place,

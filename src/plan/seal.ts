@@ -3,11 +3,11 @@
  * digest of its own content and a fingerprint of the inventory it was made from. A hand-edited plan, or
  * one applied with another inventory, is refused before any node is contacted.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/hash.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Plan } from './types.js';
 
-const sha256 = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
+const sha256 = (s: string) => `sha256:${sha256Hex(s)}`;
 
 /** What of the inventory a plan's commands depend on: names, addresses, SSH targets, etcd paths and ports. */
 export function inventoryFingerprint(inv: Inventory): string {
