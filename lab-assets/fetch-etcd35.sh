@@ -8,6 +8,7 @@ dest="$cache/etcd-3.5"
 if [ -x "$dest/bin/etcd" ] && [ -x "$dest/bin/etcdctl" ] && [ -x "$dest/bin/etcdutl" ]; then
   echo "$dest/bin"; exit 0
 fi
+mkdir -p "$cache"
 work=$(mktemp -d "$cache/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/debs" "$work/root"
