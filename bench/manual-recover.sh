@@ -21,6 +21,16 @@ ctl() { # ctl INDEX ARGS...: etcdctl on node INDEX against its own member
     --cert="/etc/ssl/etcd/ssl/admin-${hosts[$i]}.pem" --key="/etc/ssl/etcd/ssl/admin-${hosts[$i]}-key.pem" "$@"
 }
 peer() { printf 'https://%s:2380' "${addrs[$1]}"; }
+# until_ok SECONDS WHAT CMD...: retry CMD every 0.5 s; give up after SECONDS with a message (an operator
+# would also stop waiting at some point; a bench run must never hang)
+until_ok() {
+  local limit=$1 what=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then echo "manual-recover: gave up after ${limit} s waiting for: $what" >&2; return 1; fi
+    sleep 0.5
+  done
+}
 
 # make sure etcd is stopped everywhere
 for i in "${!names[@]}"; do ssh_ "${addrs[$i]}" systemctl stop etcd; done
@@ -34,16 +44,17 @@ ssh_ "${addrs[0]}" "$r snapshot restore /root/etcd-backup/current.db --data-dir=
   --initial-advertise-peer-urls=$(peer 0) --initial-cluster=${names[0]}=$(peer 0) --initial-cluster-token=$token --skip-hash-check >/dev/null 2>&1"
 ssh_ "${addrs[0]}" "sed -i 's|^ETCD_INITIAL_CLUSTER=.*|ETCD_INITIAL_CLUSTER=${names[0]}=$(peer 0)|' /etc/etcd.env"
 ssh_ "${addrs[0]}" systemctl start etcd
-until ctl 0 endpoint health >/dev/null 2>&1; do sleep 0.5; done
+until_ok 120 "${names[0]} serving" ctl 0 endpoint health
 
 # scale out: one member at a time (a voting add, as in the write-up)
 cluster="${names[0]}=$(peer 0)"
 for i in $(seq 1 $((${#names[@]} - 1))); do
   cluster="$cluster,${names[$i]}=$(peer "$i")"
-  until ctl 0 member add "${names[$i]}" --peer-urls="$(peer "$i")" >/dev/null 2>&1; do sleep 1; done
+  until_ok 120 "member add ${names[$i]}" ctl 0 member add "${names[$i]}" --peer-urls="$(peer "$i")"
   ssh_ "${addrs[$i]}" "sed -i -e 's|^ETCD_INITIAL_CLUSTER=.*|ETCD_INITIAL_CLUSTER=$cluster|' -e 's|^ETCD_INITIAL_CLUSTER_STATE=.*|ETCD_INITIAL_CLUSTER_STATE=existing|' /etc/etcd.env && rm -rf /var/lib/etcd"
-  ssh_ "${addrs[$i]}" systemctl start etcd
-  until ctl "$i" endpoint health >/dev/null 2>&1; do sleep 0.5; done
+  # --no-block: the wait below is bounded, whatever the service manager's own start timeout is
+  ssh_ "${addrs[$i]}" systemctl start --no-block etcd
+  until_ok 180 "${names[$i]} serving" ctl "$i" endpoint health
 done
 
 # every env file final
