@@ -100,106 +100,103 @@ describe.each([
     expect(st.code).toBe(0);
   }, T);
 
-  if (version === '3.4') {
-    it('`plan recover` changes nothing on any node; a stale plan is refused with what changed', async () => {
-      await breakAllDown(lab);
-      const fp = await Promise.all(lab.nodes.map((n) => nodeFingerprint(lab, n.name)));
-      const state = tempDir();
-      const planFile = join(state, 'plan.json');
-      const p = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '-o', planFile, '--format', 'markdown']);
-      expect(p.code).toBe(0);
-      expect(p.stdout).toContain('## Survivor');
-      expect(await Promise.all(lab.nodes.map((n) => nodeFingerprint(lab, n.name)))).toEqual(fp);
-      expect(existsSync(join(state, 'runs'))).toBe(false);
-      // the cluster changes under the plan: etcd2's env file is edited
-      await labExec(lab, 'etcd2', ['sh', '-c', 'echo "# edited by hand" >> /etc/etcd.env']);
-      const a = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
-      expect(a.code).toBe(3);
-      expect(a.stderr).toMatch(/stale/);
-      expect(a.stderr).toMatch(/etcd2: env was/);
-      expect(await nodeFingerprint(lab, 'etcd1')).toEqual(fp[0]);
-      // a fresh plan of the same state applies
-      const p2 = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '-o', planFile]);
-      expect(p2.code).toBe(0);
-      const a2 = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
-      expect(a2.code).toBe(0);
-      // applying the same plan twice is refused: it is resumed, not re-run
-      const a3 = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
-      expect(a3.code).toBe(3);
-      expect(a3.stderr).toMatch(/already started/);
-      // the hand edit survived the rewrite (every other line is kept)
-      expect(await fileIn(lab, 'etcd2', '/etc/etcd.env')).toContain('# edited by hand\n');
-    }, T);
+  // every case runs on both versions: what the restore does differs (etcdctl on 3.4, etcdutl on 3.5)
+  it('`plan recover` changes nothing on any node; a stale plan is refused with what changed', async () => {
+    await breakAllDown(lab);
+    const fp = await Promise.all(lab.nodes.map((n) => nodeFingerprint(lab, n.name)));
+    const state = tempDir();
+    const planFile = join(state, 'plan.json');
+    const p = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '-o', planFile, '--format', 'markdown']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toContain('## Survivor');
+    expect(await Promise.all(lab.nodes.map((n) => nodeFingerprint(lab, n.name)))).toEqual(fp);
+    expect(existsSync(join(state, 'runs'))).toBe(false);
+    // the cluster changes under the plan: etcd2's env file is edited
+    await labExec(lab, 'etcd2', ['sh', '-c', 'echo "# edited by hand" >> /etc/etcd.env']);
+    const a = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
+    expect(a.code).toBe(3);
+    expect(a.stderr).toMatch(/stale/);
+    expect(a.stderr).toMatch(/etcd2: env was/);
+    expect(await nodeFingerprint(lab, 'etcd1')).toEqual(fp[0]);
+    // a fresh plan of the same state applies
+    const p2 = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '-o', planFile]);
+    expect(p2.code).toBe(0);
+    const a2 = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
+    expect(a2.code).toBe(0);
+    // applying the same plan twice is refused: it is resumed, not re-run
+    const a3 = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes']);
+    expect(a3.code).toBe(3);
+    expect(a3.stderr).toMatch(/already started/);
+    // the hand edit survived the rewrite (every other line is kept)
+    expect(await fileIn(lab, 'etcd2', '/etc/etcd.env')).toContain('# edited by hand\n');
+  }, T);
 
-    it('a run killed in the middle (SIGKILL) is finished by `resume`', async () => {
-      const before = await keysOf(lab, 'etcd1');
-      await breakAllDown(lab);
-      const state = tempDir();
-      const child = spawn(process.execPath, [BIN, 'recover', '-i', lab.inventoryPath, '--state-dir', state, '--yes'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
-      // kill it once the second member's promote has started
-      const killedAt = await new Promise<string>((resolve, reject) => {
-        const t = setInterval(() => {
-          const runs = runIds(join(state, 'runs'));
-          for (const r of runs) {
-            const j = join(state, 'runs', r, 'journal.jsonl');
-            if (existsSync(j) && /"step-start","step":"\d+-promote-etcd2"/.test(readFileSync(j, 'utf8'))) {
-              clearInterval(t);
-              child.kill('SIGKILL');
-              resolve(r);
-            }
+  it('a run killed in the middle (SIGKILL) is finished by `resume`', async () => {
+    const before = await keysOf(lab, 'etcd1');
+    await breakAllDown(lab);
+    const state = tempDir();
+    const child = spawn(process.execPath, [BIN, 'recover', '-i', lab.inventoryPath, '--state-dir', state, '--yes'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+    // kill it once the second member's promote has started
+    const killedAt = await new Promise<string>((resolve, reject) => {
+      const t = setInterval(() => {
+        const runs = runIds(join(state, 'runs'));
+        for (const r of runs) {
+          const j = join(state, 'runs', r, 'journal.jsonl');
+          if (existsSync(j) && /"step-start","step":"\d+-promote-etcd2"/.test(readFileSync(j, 'utf8'))) {
+            clearInterval(t);
+            child.kill('SIGKILL');
+            resolve(r);
           }
-        }, 20);
-        child.on('exit', () => {
-          clearInterval(t);
-          reject(new Error('the run ended before it could be killed'));
-        });
+        }
+      }, 20);
+      child.on('exit', () => {
+        clearInterval(t);
+        reject(new Error('the run ended before it could be killed'));
       });
-      await new Promise((r) => child.once('exit', r));
-      const journal = readFileSync(join(state, 'runs', killedAt, 'journal.jsonl'), 'utf8');
-      expect(journal).not.toMatch(/"run-end"/);
-      // the lock it left is its own: another recover is refused, resume is not
-      const other = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '--force']);
-      expect(other.code).toBe(3);
-      expect(other.stderr).toContain(killedAt);
-      const r = await runCli(['resume', '-i', lab.inventoryPath, '--state-dir', state, '--json']);
-      expect(r.stderr).toContain(`resuming run ${killedAt}`);
-      expect(r.code).toBe(0);
-      const s = JSON.parse(r.stdout) as Summary & { steps: { id: string; resumed: boolean }[] };
-      expect(s.steps.filter((x) => x.resumed).length).toBeGreaterThan(5);
-      expect(lostOrChanged(before, await keysOf(lab, 'etcd3'))).toEqual([]);
-      expect((await membersOf(lab, 'etcd1')).every((m) => m.started && !m.isLearner)).toBe(true);
-    }, T);
-  }
+    });
+    await new Promise((r) => child.once('exit', r));
+    const journal = readFileSync(join(state, 'runs', killedAt, 'journal.jsonl'), 'utf8');
+    expect(journal).not.toMatch(/"run-end"/);
+    // the lock it left is its own: another recover is refused, resume is not
+    const other = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '--force']);
+    expect(other.code).toBe(3);
+    expect(other.stderr).toContain(killedAt);
+    const r = await runCli(['resume', '-i', lab.inventoryPath, '--state-dir', state, '--json']);
+    expect(r.stderr).toContain(`resuming run ${killedAt}`);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary & { steps: { id: string; resumed: boolean }[] };
+    expect(s.steps.filter((x) => x.resumed).length).toBeGreaterThan(5);
+    expect(lostOrChanged(before, await keysOf(lab, 'etcd3'))).toEqual([]);
+    expect((await membersOf(lab, 'etcd1')).every((m) => m.started && !m.isLearner)).toBe(true);
+  }, T);
 
-  if (version === '3.5') {
-    it('a stale member (stopped before the last writes) is not chosen; no write is lost', async () => {
-      await labExec(lab, 'etcd1', ['systemctl', 'stop', 'etcd']);
-      await loadKeys(lab, { keys: 300, prefix: '/registry/late/', node: 'etcd2' });
-      const before = await keysOf(lab, 'etcd2');
-      await breakAllDown(lab);
-      const state = tempDir();
-      const r = await recover(lab, state);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/Recover cluster k2 from etcd[23]'s data/);
-      await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2', 'etcd3']);
-      expect([...(await keysOf(lab, 'etcd1')).keys()].filter((k) => k.startsWith('/registry/late/'))).toHaveLength(300);
-    }, T);
+  it('a stale member (stopped before the last writes) is not chosen; no write is lost', async () => {
+    await labExec(lab, 'etcd1', ['systemctl', 'stop', 'etcd']);
+    await loadKeys(lab, { keys: 300, prefix: '/registry/late/', node: 'etcd2' });
+    const before = await keysOf(lab, 'etcd2');
+    await breakAllDown(lab);
+    const state = tempDir();
+    const r = await recover(lab, state);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Recover cluster k2 from etcd[23]'s data/);
+    await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2', 'etcd3']);
+    expect([...(await keysOf(lab, 'etcd1')).keys()].filter((k) => k.startsWith('/registry/late/'))).toHaveLength(300);
+  }, T);
 
-    it('a powered-off node: refused without --exclude, recovered without it when excluded', async () => {
-      const before = await keysOf(lab, 'etcd1');
-      await powerOff(lab, 'etcd3');
-      await breakAllDown(lab);
-      const state = tempDir();
-      const refused = await recover(lab, state);
-      expect(refused.code).toBe(3);
-      expect(refused.stderr).toContain('--exclude etcd3');
-      const r = await recover(lab, state, ['--exclude', 'etcd3']);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('etcd3 is excluded');
-      await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2']);
-      await powerOn(lab, 'etcd3');
-    }, T);
-  }
+  it('a powered-off node: refused without --exclude, recovered without it when excluded', async () => {
+    const before = await keysOf(lab, 'etcd1');
+    await powerOff(lab, 'etcd3');
+    await breakAllDown(lab);
+    const state = tempDir();
+    const refused = await recover(lab, state);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('--exclude etcd3');
+    const r = await recover(lab, state, ['--exclude', 'etcd3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('etcd3 is excluded');
+    await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2']);
+    await powerOn(lab, 'etcd3');
+  }, T);
 });
 
 function runIds(dir: string): string[] {
