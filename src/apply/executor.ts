@@ -199,7 +199,7 @@ export class Executor {
     const a = step.action;
     switch (a.type) {
       case 'lock':
-        return this.fanOut(step, () => lockScript(this.lockFile(), this.plan.runId, this.holder(), a.breakRun), 30, 'take the lock', n0(step));
+        return this.takeLocks(step, a.breakRun);
       case 'unlock':
         return this.fanOut(step, () => unlockScript(this.lockFile(), this.plan.runId), 30, 'release the lock', n0(step));
       case 'stop-etcd':
@@ -244,6 +244,25 @@ export class Executor {
   }
 
   /** The same script on several nodes at once; every node's result is journaled, the first failure thrown. */
+  /**
+   * Takes the lock node by node, in the plan's order, so two runs racing for one cluster meet on its first
+   * node and only one goes on. A run that cannot take every lock releases the ones it took (a lock of
+   * another run is left alone): a lost race never leaves the cluster locked by a run that stopped.
+   */
+  private async takeLocks(step: Step, breakRun?: string): Promise<StepOutcome> {
+    const nodes = n0(step);
+    const words: string[] = [];
+    for (const [i, n] of nodes.entries()) {
+      try {
+        words.push(`${n}:${await this.script(n, step, lockScript(this.lockFile(), this.plan.runId, this.holder(), breakRun), 30, 'take the lock')}`);
+      } catch (err) {
+        await Promise.allSettled(nodes.slice(0, i + 1).map((m) => this.sh(m, step, unlockScript(this.lockFile(), this.plan.runId), 30)));
+        throw err;
+      }
+    }
+    return { outcome: words.every((w) => w.endsWith(':already')) ? 'already' : 'done', data: { nodes: words } };
+  }
+
   private async fanOut(step: Step, script: (node: string) => string, timeoutSec: number, what: string, nodes: string[]): Promise<StepOutcome> {
     const results = await Promise.allSettled(nodes.map((n) => this.script(n, step, script(n), timeoutSec, what)));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));

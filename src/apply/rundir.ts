@@ -26,10 +26,14 @@ export function ensurePrivateDir(dir: string): void {
   chmodSync(dir, 0o700);
 }
 
-/** Write a file atomically (temp + fsync + rename) with mode 0600. */
+/**
+ * Write a file atomically (temp + fsync + rename) with mode 0600. The temp file has a fresh random name
+ * and is created exclusively: a file or symlink planted at a name someone could guess (`plan -o` into a
+ * shared dir such as /tmp) is never written through, and never lends the plan its mode.
+ */
 export function writePrivateFile(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode: 0o600 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
   const fd = openSync(tmp, 'r');
   fsyncSync(fd);
   closeSync(fd);

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
+import { terminalSafe } from '../util/terminal.js';
 import type { CliContext } from './context.js';
 import { demoCommand, drillCommand } from './drill.js';
 import { labCommand } from './lab.js';
@@ -74,15 +75,16 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof ExitError) {
-      ctx.stderr.write(`etcd-dr: ${err.message}\n`);
-      if (err.hint) ctx.stderr.write(`  → ${err.hint}\n`);
+      // messages quote what nodes printed: nothing in them may act on the terminal
+      ctx.stderr.write(`etcd-dr: ${terminalSafe(err.message)}\n`);
+      if (err.hint) ctx.stderr.write(`  → ${terminalSafe(err.hint)}\n`);
       return err.exitCode;
     }
     if (err instanceof InternalError || err instanceof Error) {
-      ctx.stderr.write(`etcd-dr: internal error: ${err.stack ?? err.message}\n`);
+      ctx.stderr.write(`etcd-dr: internal error: ${terminalSafe(err.stack ?? err.message)}\n`);
       return EXIT.failed;
     }
-    ctx.stderr.write(`etcd-dr: ${String(err)}\n`);
+    ctx.stderr.write(`etcd-dr: ${terminalSafe(String(err))}\n`);
     return EXIT.failed;
   }
 }

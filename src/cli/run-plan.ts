@@ -17,6 +17,7 @@ import { renderPlan, type PlanFormat } from '../plan/render.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
+import { terminalSafe, terminalSafeProgress } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { openSession, type Session } from './session.js';
 
@@ -54,7 +55,10 @@ export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; o
   if (o.output) {
     writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   }
-  ctx.stdout.write(renderPlan(plan, o.json ? 'json' : o.format));
+  const format = o.json ? 'json' : o.format;
+  // a plan quotes the nodes (env files, tool errors in the evidence): its text forms must not act on the terminal
+  const text = renderPlan(plan, format);
+  ctx.stdout.write(format === 'json' ? text : terminalSafe(text));
   if (o.output) ctx.stderr.write(`etcd-dr: plan saved to ${o.output}; apply it with: etcd-dr apply ${o.output}\n`);
 }
 
@@ -149,7 +153,7 @@ export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunD
       transport: s.transport,
       log: s.log,
       run,
-      progress: progressFor(progressOut, ctx.env),
+      progress: terminalSafeProgress(progressFor(progressOut, ctx.env)),
       interrupted: () => interrupted,
     });
     return await ex.run({ resumed });
@@ -187,7 +191,7 @@ export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, 
     `kube-apiserver: --etcd-servers=${servers}`,
     ...plan.warnings.map((w) => `note: ${w}`),
   ];
-  ctx.stdout.write(`${lines.join('\n')}\n`);
+  ctx.stdout.write(terminalSafe(`${lines.join('\n')}\n`));
 }
 
 /** Names given on the command line must be inventory nodes: bad input, found before any node is contacted. */

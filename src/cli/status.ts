@@ -3,6 +3,7 @@ import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather
 import { renderStatusText } from '../facts/render.js';
 import type { Verdict } from '../facts/types.js';
 import { EXIT, RefusedError } from '../util/errors.js';
+import { terminalSafe } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { openSession } from './session.js';
 
@@ -22,7 +23,8 @@ export function statusCommand(ctx: CliContext): CommandModule<GlobalArgs, Global
       try {
         const facts = await gatherFacts(s.inventory, s.transport, { lockFile: DEFAULT_LOCK_FILE });
         if (args.json) ctx.stdout.write(`${JSON.stringify(facts, null, 2)}\n`);
-        else ctx.stdout.write(renderStatusText(facts));
+        // the table quotes what the nodes printed (warnings, errors): nothing in it may act on the terminal
+        else ctx.stdout.write(terminalSafe(renderStatusText(facts)));
         const refused = hostKeyRefusals(facts);
         if (refused.length) {
           throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);

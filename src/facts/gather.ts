@@ -203,7 +203,11 @@ export async function probeNode(spec: NodeSpec, conn: NodeConnection, o: GatherO
   const sections = parseSections(r.stdout);
   if (!sections.has('end')) {
     const f = factsFromSections(spec, sections, ms);
-    f.warnings.push(`the probe did not finish (exit ${r.code ?? r.signal}): ${firstLine(r.stderr)}`);
+    f.warnings.push(
+      r.stdoutTruncated
+        ? `the probe's output passed the SSH output cap and was cut off (last section read: ${[...sections.keys()].pop() ?? 'none'}): a command printed far more than etcd's tools do; the facts after it are unknown`
+        : `the probe did not finish (exit ${r.code ?? r.signal}): ${firstLine(r.stderr)}`,
+    );
     return f;
   }
   return factsFromSections(spec, sections, ms);

@@ -66,6 +66,18 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   if (unknown.length) {
     throw new RefusedError(`not in the inventory: ${unknown.join(', ')}`, `members are: ${inventory.nodes.map((n) => n.name).join(', ')}`);
   }
+  // another run's lock is said first: while that run works, the cluster looks like anything (half restored)
+  const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
+  const lockRuns = [...new Set(locked.map((n) => n.lock!.runId))];
+  if (locked.length && !intent.breakLock) {
+    throw new RefusedError(
+      `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
+      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a run that is dead is broken with --break-lock',
+    );
+  }
+  if (lockRuns.length > 1) {
+    throw new RefusedError(`several runs hold locks (${lockRuns.join(', ')}); --break-lock breaks one run's lock at a time`, 'resume or finish those runs first');
+  }
   if (a.verdict !== 'quorum-lost' && !intent.force) {
     throw new RefusedError(
       `the cluster is ${a.verdict}, not quorum-lost: ${a.reasons.join('; ')}`,
@@ -80,17 +92,6 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       `cannot reach ${unreachable.map((n) => `${n.name} (${n.error ?? 'unreachable'})`).join(', ')}`,
       `bring the node back, or leave it out with ${unreachable.map((n) => `--exclude ${n.name}`).join(' ')} (the cluster then comes back without it)`,
     );
-  }
-  const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
-  const lockRuns = [...new Set(locked.map((n) => n.lock!.runId))];
-  if (locked.length && !intent.breakLock) {
-    throw new RefusedError(
-      `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
-      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a run that is dead is broken with --break-lock',
-    );
-  }
-  if (lockRuns.length > 1) {
-    throw new RefusedError(`several runs hold locks (${lockRuns.join(', ')}); --break-lock breaks one run's lock at a time`, 'resume or finish those runs first');
   }
   const breakRun = lockRuns[0];
   const choice = chooseSurvivor(facts.nodes, { survivor: intent.survivor, exclude: intent.exclude });

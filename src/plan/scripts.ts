@@ -68,13 +68,18 @@ export function stopScript(n: NodeSpec, timeoutSec = 60): string {
   ].join('\n');
 }
 
-/** Move a data dir aside (never delete). Idempotent: done when the destination exists. */
+/**
+ * Move a data dir aside (never delete). Idempotent: done when the destination exists. The set-aside dir
+ * holds a whole db: whatever mode the data dir had, it is closed to group and others (its owner keeps
+ * its rights), before the move and again on a repeat.
+ */
 export function moveAsideScript(from: string, to: string): string {
   return [
     HEAD,
     `src=${q(from)}; dst=${q(to)}`,
-    'if [ -e "$dst" ]; then echo etcd-dr:already; exit 0; fi',
+    'if [ -e "$dst" ]; then chmod go-rwx "$dst"; echo etcd-dr:already; exit 0; fi',
     'if [ ! -e "$src" ]; then echo etcd-dr:nothing; exit 0; fi',
+    'chmod go-rwx "$src"',
     'mv "$src" "$dst"',
     'echo etcd-dr:done',
   ].join('\n');
@@ -106,6 +111,8 @@ export function restoreScript(p: RestoreParams): string {
   const marker = `${p.dataDir}/.etcd-dr-restored-${p.runId}`;
   return [
     HEAD,
+    // the scratch dir and every file the restore writes hold the whole db: private whatever the login's umask
+    'umask 077',
     `data=${q(p.dataDir)}; scratch=${q(scratch)}; marker=${q(marker)}`,
     'if [ -e "$marker" ]; then echo etcd-dr:already; exit 0; fi',
     'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',

@@ -71,6 +71,18 @@ export function chooseSurvivor(nodes: NodeFacts[], opts: { survivor?: string; ex
     );
   }
   const warnings: string[] = [];
+  for (const r of ranked) if (r.n.dataDir?.dbError) warnings.push(`${r.n.name}: ${r.n.dataDir.dbError}`);
+  // a db whose revision could not be read (its tool printed something else, or failed) may be the freshest
+  const unreadable = ranked.filter((r) => r.rev === undefined && r.n.dataDir?.dbError);
+  if (unreadable.length && !opts.survivor) {
+    const names = unreadable.map((r) => r.n.name);
+    throw new RefusedError(
+      `the revision of the data of ${names.join(', ')} could not be read, so the freshest member is not known: ` +
+        `recovering from another member could lose writes (${unreadable.map((r) => `${r.n.name}: ${r.n.dataDir!.dbError}`).join('; ')})`,
+      `check ${names.join(', ')} (\`etcd-dr status\` shows what was read there); then name the survivor with --survivor NAME, ` +
+        `or leave ${names.length > 1 ? 'them' : 'it'} out with ${names.map((n) => `--exclude ${n}`).join(' ')}`,
+    );
+  }
   const tied = ranked.filter((r) => r.rev === best.rev).map((r) => r.n.name);
   if (opts.survivor) {
     const chosen = ranked.find((r) => r.n.name === opts.survivor);
@@ -93,6 +105,5 @@ export function chooseSurvivor(nodes: NodeFacts[], opts: { survivor?: string; ex
     `highest revision: ${best.n.name} ${best.rev}` +
     (others.length ? ` (others: ${others.join(', ')})` : '') +
     (tied.length > 1 ? `; tied with ${tied.slice(1).join(', ')}, first in inventory order wins` : '');
-  for (const r of ranked) if (r.n.dataDir?.dbError) warnings.push(`${r.n.name}: ${r.n.dataDir.dbError}`);
   return { name: best.n.name, reason, evidence, warnings };
 }

@@ -2,6 +2,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { terminalSafe } from './terminal.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type Logger = pino.Logger;
@@ -9,7 +10,10 @@ export type Logger = pino.Logger;
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'v']);
 
-/** One JSON log record as a readable line: `12:03:04.512 INFO  etcd2: started (ms=812)`. */
+/**
+ * One JSON log record as a readable line: `12:03:04.512 INFO  etcd2: started (ms=812)`. Fields may quote
+ * what a node printed, so the line is made terminal-safe.
+ */
 export function formatLogLine(rec: Record<string, unknown>): string {
   const t = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : '';
   const lvl = (LEVEL_NAMES[Number(rec.level)] ?? String(rec.level)).padEnd(5);
@@ -18,7 +22,7 @@ export function formatLogLine(rec: Record<string, unknown>): string {
     .filter(([k]) => !HIDDEN.has(k) && k !== 'node')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${t} ${lvl} ${node}${String(rec.msg ?? '')}${extras ? ` (${extras})` : ''}`;
+  return terminalSafe(`${t} ${lvl} ${node}${String(rec.msg ?? '')}${extras ? ` (${extras})` : ''}`);
 }
 
 /** A stream that turns pino's JSON lines into readable lines on another stream (stderr). */
@@ -34,7 +38,7 @@ export function readableStream(out: NodeJS.WritableStream): Writable {
         try {
           out.write(`${formatLogLine(JSON.parse(line) as Record<string, unknown>)}\n`);
         } catch {
-          out.write(`${line}\n`);
+          out.write(`${terminalSafe(line)}\n`);
         }
       }
       cb();
