@@ -30,8 +30,8 @@ export interface ExecutorDeps {
   log: Logger;
   run: RunDir;
   progress: ProgressSink;
-  /** set when the user interrupts (SIGINT/SIGTERM): the current step finishes, then the run stops */
-  interrupted?: () => boolean;
+  /** the signal received (SIGINT/SIGTERM), if any: the current step finishes, then the run stops */
+  interrupted?: () => 'SIGINT' | 'SIGTERM' | undefined;
   /** seconds a joiner may take to catch up before its promote is given up (default 600) */
   catchUpTimeoutSec?: number;
   /** seconds a started member may take to serve (default 120) */
@@ -145,8 +145,13 @@ export class Executor {
           results.push({ id: step.id, ms: 0, outcome: 'done earlier', resumed: true });
           continue;
         }
-        if (this.d.interrupted?.()) {
-          throw new ExitError(`interrupted before step ${step.id}; every step before it is done`, EXIT.interrupted, `continue with \`etcd-dr resume ${this.plan.runId}\``);
+        const signal = this.d.interrupted?.();
+        if (signal) {
+          throw new ExitError(
+            `${signal}: stopped before step ${step.id}; every step before it is done`,
+            signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted,
+            `continue with \`etcd-dr resume ${this.plan.runId}\``,
+          );
         }
         const s0 = Date.now();
         run.append({ event: 'step-start', step: step.id });
@@ -172,7 +177,7 @@ export class Executor {
         results.push({ id: step.id, ms, outcome: out.outcome, resumed: false });
       }
     } catch (err) {
-      const interrupted = err instanceof ExitError && err.exitCode === EXIT.interrupted;
+      const interrupted = err instanceof ExitError && (err.exitCode === EXIT.interrupted || err.exitCode === EXIT.terminated);
       run.append({ event: 'run-end', outcome: interrupted ? 'interrupted' : 'failed', ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
       throw err;
     } finally {

@@ -9,7 +9,8 @@ import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } fr
 import { statusCommand } from './status.js';
 
 const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
-4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted.
+4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted (SIGINT) ·
+143 stopped (SIGTERM).
 Docs: README.md in the etcd-dr package.`;
 
 export function buildCli(argv: string[], ctx: CliContext) {

@@ -136,10 +136,10 @@ export function runIdInPlanFile(path: string): string | undefined {
 
 /** Run the executor with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
 export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean): Promise<RunResult> {
-  let interrupted = false;
-  const onSignal = (sig: string) => {
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     if (interrupted) return;
-    interrupted = true;
+    interrupted = sig;
     ctx.stderr.write(`\netcd-dr: ${sig}: finishing the current step, then stopping (the journal keeps the place)\n`);
   };
   const onInt = () => onSignal('SIGINT');

@@ -18,8 +18,10 @@ export const EXIT = {
   quorumLost: 6,
   /** `status`: members disagree on membership or cluster id, or env files disagree with membership */
   inconsistent: 7,
-  /** interrupted by SIGINT/SIGTERM; the journal says where */
+  /** interrupted by SIGINT (128 + 2, as a shell reports it); the current step finished, the journal says where */
   interrupted: 130,
+  /** stopped by SIGTERM (128 + 15, as a shell reports it); the current step finished, the journal says where */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
