@@ -40,8 +40,20 @@ function describeChar(c: string): string {
   const named = CHAR_NAMES[c];
   if (named) return named;
   const code = c.codePointAt(0) ?? 0;
-  if (code < 0x20 || code === 0x7f) return `the control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `the control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
+  if (INVISIBLE.test(c)) return `the invisible character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
   return `\`${c}\``;
+}
+
+/** Bidirectional overrides and isolates: they reorder the text shown around them. */
+const INVISIBLE = /[\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A value as messages show it: JSON-quoted, and with the characters JSON leaves as they are but a terminal
+ * acts on (DEL, C1 controls, bidirectional overrides) escaped too, so a hostile value is seen, not obeyed.
+ */
+export function showValue(v: string): string {
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -179,11 +191,11 @@ export function stringProblem(v: string, format: StringFormat, what?: string): s
   for (const c of v) {
     if (!f.char.test(c)) {
       const meta = SHELL_META.has(c) ? ', a shell metacharacter' : '';
-      return `${JSON.stringify(v)} contains ${describeChar(c)}${meta}; ${called} may contain only ${f.charsText}`;
+      return `${showValue(v)} contains ${describeChar(c)}${meta}; ${called} may contain only ${f.charsText}`;
     }
   }
   const p = f.check?.(v);
-  return p ? `${JSON.stringify(v)} ${p}` : undefined;
+  return p ? `${showValue(v)} ${p}` : undefined;
 }
 
 export function normaliseString(v: string, format: StringFormat): string {

@@ -5,7 +5,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node as YamlNode } from 'yaml';
 import type { InputProblem } from '../util/errors.js';
-import { normaliseString, parseJumpSpec, stringProblem, type StringFormat } from './formats.js';
+import { normaliseString, parseJumpSpec, showValue, stringProblem, type StringFormat } from './formats.js';
 import { suggest } from './suggest.js';
 
 export type Spec =
@@ -160,7 +160,7 @@ function describe(node: unknown): string {
   if (isScalar(node)) {
     const v = node.value;
     if (v === null || v === undefined) return 'no value';
-    if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+    if (typeof v === 'string') return `the string ${showValue(v)}`;
     if (typeof v === 'number') return `the number ${node.source ?? v}`;
     if (typeof v === 'boolean') return String(v);
     return `a ${typeof v}`;
@@ -247,7 +247,7 @@ export function walk(node: unknown, spec: Spec, path: string, at: Pos, c: WalkCo
       const v = node.value;
       if (!spec.values.includes(v)) {
         const near = suggest(v, spec.values);
-        problem(c, here, path, `${JSON.stringify(v)} is not valid;${near ? ` did you mean \`${near}\`?` : ''} expected ${expected(spec)}`);
+        problem(c, here, path, `${showValue(v)} is not valid;${near ? ` did you mean \`${near}\`?` : ''} expected ${expected(spec)}`);
         return undefined;
       }
       c.positions.set(path, here);

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { buildCommand } from '../../src/ssh/command.js';
 import { shellJoin, shellQuote } from '../../src/ssh/quote.js';
+import { ALL_LATIN1, randomString, seededRng } from '../support/seeded.js';
 
 describe('shellQuote', () => {
   test.each([
@@ -127,5 +129,97 @@ describe('one word through the literal `sh -c \'printf %s "$1"\'` form, and thro
     writeFileSync(script, '#!/bin/sh\necho ran "$@"\n', { mode: 0o755 });
     const r = spawnSync('sh', ['-c', shellJoin([script, 'x y'])], { encoding: 'utf8' });
     expect(r.stdout).toBe('ran x y\n');
+  });
+});
+
+/**
+ * The same property with etcd-dr's own seeded generator (test/support/seeded.ts): every string, including
+ * each of the bytes 1–255, newlines, quotes, terminal escapes and unicode, comes back word for word through
+ * a real `sh -c`, through bash, and through the exact layering etcd-dr sends over SSH (the login shell
+ * runs `sh -c '<script>'`, or with become `sudo -n sh -c '<script>'`). Failures name the seed and case.
+ */
+describe('seeded property: quoted words come back byte for byte through real shells and sudo', () => {
+  const SEED = 0x7e7c0d;
+
+  /** Runs `cmdline` as `<shell> -c`, returns stdout as bytes; the command must succeed. */
+  function run(shell: string[], cmdline: string | Buffer): Buffer {
+    const r = spawnSync(shell[0]!, [...shell.slice(1), '-c', cmdline as string], { maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`${shell.join(' ')} -c failed (${r.status}): ${r.stderr.toString()}`);
+    return r.stdout;
+  }
+
+  /** printf '%s\0' for each word and an end marker, so no word and one empty word differ. */
+  const printfArgv = (words: string[]) => ['printf', '%s\\0', ...words, 'END'];
+  function words(out: Buffer, encoding: BufferEncoding = 'utf8'): string[] {
+    const parts = out.toString(encoding).split('\0');
+    expect(parts.slice(-2)).toEqual(['END', '']);
+    return parts.slice(0, -2);
+  }
+
+  function batches(seed: number, count: number, size: number): string[][] {
+    const rng = seededRng(seed);
+    return Array.from({ length: count }, () => Array.from({ length: rng.int(1, size) }, () => randomString(rng)));
+  }
+
+  test('the generator is reproducible and covers what it claims', () => {
+    expect(batches(SEED, 3, 5)).toEqual(batches(SEED, 3, 5));
+    const all = batches(SEED, 200, 10).flat().join('');
+    for (const c of ["'", '"', '\n', '\r', '`', '$', '\\', '\x1b', '\u009b', '\u202e']) expect(all).toContain(c);
+    expect([...all].some((c) => c.codePointAt(0)! > 0xffff)).toBe(true);
+    expect(all).not.toContain('\0');
+  });
+
+  test('each of the bytes 1–255, alone and all in one word, as text (UTF-8 on the wire)', () => {
+    const ws = [...ALL_LATIN1, ALL_LATIN1, `${ALL_LATIN1}${ALL_LATIN1}`];
+    expect(words(run(['sh'], shellJoin(printfArgv(ws))))).toEqual(ws);
+    expect(words(run(['bash'], shellJoin(printfArgv(ws))))).toEqual(ws);
+  });
+
+  test('each of the bytes 1–255 as raw bytes (not UTF-8) through sh -c', () => {
+    // the quoting only ever adds ASCII, so the quoted line of a Latin-1 string is the same bytes read as Latin-1
+    const ws = [...ALL_LATIN1, ALL_LATIN1];
+    const line = Buffer.from(shellJoin(printfArgv(ws)), 'latin1');
+    expect(line.includes(0xff)).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'quote-bytes-'));
+    const file = join(dir, 'cmdline');
+    writeFileSync(file, line);
+    // the inner sh gets exactly those bytes as its -c argument (no trailing newline to strip)
+    const out = run(['sh'], `sh -c "$(cat ${shellQuote(file)})"`);
+    expect(words(out, 'latin1')).toEqual(ws);
+  });
+
+  test.each([
+    ['sh -c', ['sh']],
+    ['bash -c', ['bash']],
+  ])('%s: 150 batches of up to 20 random words', (_name, shell) => {
+    batches(SEED + 1, 150, 20).forEach((ws, i) => {
+      const got = words(run(shell, shellJoin(printfArgv(ws))));
+      expect({ seed: SEED + 1, batch: i, got }).toEqual({ seed: SEED + 1, batch: i, got: ws });
+    });
+  });
+
+  test('what etcd-dr sends over SSH, run by a login shell: argv, `sh -c <script>`, and `sudo -n sh -c <script>` (become)', () => {
+    batches(SEED + 2, 40, 12).forEach((ws, i) => {
+      for (const become of [false, true]) {
+        const argvLine = buildCommand({ argv: printfArgv(ws) }, become);
+        const scriptLine = buildCommand({ script: `set -eu\n${shellJoin(printfArgv(ws))}` }, become);
+        if (become) expect(argvLine.startsWith('sudo -n sh -c ')).toBe(true);
+        for (const line of [argvLine, scriptLine]) {
+          const got = words(run(['sh'], line));
+          expect({ seed: SEED + 2, batch: i, become, got }).toEqual({ seed: SEED + 2, batch: i, become, got: ws });
+        }
+      }
+    });
+  });
+
+  test('nothing in a quoted word runs: a word that tries every way out of the quotes creates no file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quote-pwn-'));
+    const flag = join(dir, 'pwned');
+    const attempts = [`$(touch ${flag})`, `\`touch ${flag}\``, `'; touch ${flag}; '`, `"; touch ${flag}; "`, `\n touch ${flag}`, `'\\''; touch ${flag} #`, `\\'; touch ${flag}`];
+    for (const become of [false, true]) {
+      const got = words(run(['sh'], buildCommand({ argv: printfArgv(attempts) }, become)));
+      expect(got).toEqual(attempts);
+    }
+    expect(existsSync(flag)).toBe(false);
   });
 });
