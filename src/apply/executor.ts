@@ -12,9 +12,9 @@ import { mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import { moveAsideScript, restoreEnvScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import type { Action, Plan, Step } from '../plan/types.js';
-import { ConnectionLostError } from '../ssh/errors.js';
+import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
 import type { ExecResult, NodeConnection } from '../ssh/types.js';
 import type { Transport } from '../ssh/transport.js';
@@ -23,6 +23,7 @@ import type { Logger } from '../util/log.js';
 import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
 import type { ProgressSink } from './progress.js';
 import type { JournalEvent, RunDir } from './rundir.js';
+
 
 export interface ExecutorDeps {
   inventory: Inventory;
@@ -166,7 +167,10 @@ export class Executor {
           run.append({ event: 'step-failed', step: step.id, ms, error: msg });
           progress.event({ type: 'step-failed', step: step.id, ms, detail: msg });
           log.debug({ step: step.id, error: msg }, `step ${step.id} failed`);
-          if (step.join) await this.rollbackJoin(step.join, step);
+          if (step.join) {
+            await this.rollbackJoin(step.join, step);
+            throw this.joinFailure(step, err);
+          }
           throw err;
         }
         const ms = Date.now() - s0;
@@ -196,6 +200,8 @@ export class Executor {
       if (!(err instanceof ConnectionLostError)) throw err;
       this.d.log.warn({ step: step.id, error: err.message }, 'connection lost during the step; checking the node and repeating the step');
       this.d.progress.event({ type: 'note', step: step.id, detail: 'connection lost; repeating the step after reconnecting' });
+      // the journal keeps that the first attempt's outcome is unknown and that the step ran again
+      this.d.run.append({ event: 'step-retry', step: step.id, node: err.node, error: err.message });
       return this.dispatch(step);
     }
   }
@@ -228,7 +234,7 @@ export class Executor {
       case 'move-leader':
         return this.moveLeader(step, a);
       case 'wait-healthy':
-        return this.waitHealthy(step, a.endpointOf);
+        return this.waitHealthy(step, a);
       case 'verify':
         return this.verify(step, a);
       default:
@@ -296,7 +302,7 @@ export class Executor {
     const spec = this.spec(n);
     const word = await this.script(n, step, startScript(spec), 60, 'start etcd');
     if (!a.waitHealthy) return { outcome: word };
-    await this.script(n, step, waitHealthyScript(spec, this.d.healthyTimeoutSec ?? 120), (this.d.healthyTimeoutSec ?? 120) + 30, 'wait until etcd serves');
+    await this.waitServes(n, step);
     if (!a.baseline) return { outcome: word };
     const ops = await this.ops(n);
     const k = await retryEtcd(() => ops.keyCount(), { deadlineMs: 30_000 });
@@ -400,10 +406,78 @@ export class Executor {
     }
   }
 
-  private async waitHealthy(step: Step, name: string): Promise<StepOutcome> {
+  private async waitHealthy(step: Step, a: Extract<Action, { type: 'wait-healthy' }>): Promise<StepOutcome> {
+    const restarted = a.publishVia ? await this.publishNow(step, a.endpointOf, a.publishVia) : false;
+    const outcome = await this.waitServes(a.endpointOf, step);
+    return restarted ? { outcome, data: { restartedToPublish: true } } : { outcome };
+  }
+
+  /**
+   * A promoted learner serves clients only once its own publish request returns. One made while it was a
+   * learner catching up from the leader's snapshot is not answered (the member list may already show its
+   * name) and is retried only after etcd's request timeout: 5 s + 2 x election timeout, 15 s with
+   * kubespray's settings. When the member fails one health check (1 s), restart its etcd so it
+   * publishes as the voter it is now: about a second instead of up to the request timeout. Only when the
+   * quorum holds without it: 3 or more voting members, and etcd running on every other one.
+   */
+  private async publishNow(step: Step, name: string, via: string): Promise<boolean> {
     const spec = this.spec(name);
+    if (statusWord(await this.sh(name, step, serveCheckScript(spec), 30)) === 'healthy') return false;
+    const ops = await this.ops(via);
+    const members = await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 });
+    const me = memberByPeerUrl(members, peerUrl(spec));
+    if (!me || me.isLearner) return false;
+    const voters = members.filter((m) => !m.isLearner);
+    if (voters.length < 3) {
+      this.note(step, `${name} does not serve yet; with ${voters.length} voting members a restart would stop writes, so etcd-dr waits for etcd's own publish retry`);
+      return false;
+    }
+    for (const o of voters) {
+      if (o.id === me.id) continue;
+      const node = [...this.specs.values()].find((s) => o.peerUrls.includes(peerUrl(s)));
+      const running = node ? statusWord(await this.sh(node.name, step, 'pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running', 20)) === 'running' : false;
+      if (!running) {
+        this.note(step, `${name} does not serve yet; etcd is not known to run on ${node?.name ?? `member ${o.id}`}, so a restart could cost the quorum: waiting for etcd's own publish retry`);
+        return false;
+      }
+    }
+    this.note(step, `${name} is a voting member that does not serve yet (its publish request made as a learner waits out etcd's request timeout); restarting its etcd so it publishes now`);
+    await this.script(name, step, restartScript(spec), 60, 'restart etcd so it publishes itself');
+    return true;
+  }
+
+  /** Waits until the member on `name` serves; a member that does not within the timeout fails the step, naming both. */
+  private async waitServes(name: string, step: Step): Promise<string> {
     const t = this.d.healthyTimeoutSec ?? 120;
-    return { outcome: await this.script(name, step, waitHealthyScript(spec, t), t + 30, 'wait until etcd serves') };
+    try {
+      return await this.script(name, step, waitHealthyScript(this.spec(name), t), t + 30, 'wait until etcd serves');
+    } catch (err) {
+      const said = err instanceof ApplyError ? /etcd-dr:timeout after \d+ s; its last answer: (.*)$/.exec(err.message)?.[1] : undefined;
+      if (said === undefined) throw err;
+      throw new ApplyError(
+        `${name}: etcd did not serve within ${t} s; step ${step.id} (${title(step)}) gave up; its last answer: ${said.trim() || '(none)'}`,
+        `etcd on ${name} may still be starting (a large db, a slow disk): look at \`systemctl status ${this.spec(name).etcd.service}\` and its log there; ` +
+          `once it serves, continue with \`etcd-dr resume ${this.plan.runId}\` (--healthy-timeout gives a slow member more time)`,
+      );
+    }
+  }
+
+  /**
+   * The error a failed join ends the run with, once it is rolled back. A joiner that cannot be reached at
+   * all (powered off, network gone) is said to be so, with both ways on: bring it back, or leave it out.
+   */
+  private joinFailure(step: Step, err: unknown): unknown {
+    const m = step.join!;
+    const lost = (err instanceof ConnectFailedError && err.node === m && !err.permanent) || (err instanceof ConnectionLostError && err.node === m && !err.reconnected);
+    if (!lost) return err;
+    const why = err instanceof ConnectFailedError ? err.detail : 'the connection dropped and could not be made again';
+    const id = this.plan.runId;
+    return new ApplyError(
+      `${m} cannot be reached (${why}) in step ${step.id} (${title(step)}); its join was rolled back as far as the node allowed, the members that serve keep serving`,
+      this.plan.intent.kind === 'recover'
+        ? `bring ${m} back, then \`etcd-dr resume ${id}\`; or finish without it: \`etcd-dr resume ${id} --exclude ${m}\``
+        : `bring ${m} back, then \`etcd-dr resume ${id}\``,
+    );
   }
 
   private async verify(step: Step, a: Extract<Action, { type: 'verify' }>): Promise<StepOutcome> {

@@ -16,6 +16,7 @@ import {
   stopScript,
   unlockScript,
   waitHealthyScript,
+  publishCommands,
   writeEnvScript,
 } from './scripts.js';
 import { inventoryFingerprint } from './seal.js';
@@ -56,6 +57,16 @@ function restoreCapabilities(n: NodeFacts): { tool: 'etcdctl' | 'etcdutl'; bump:
 
 function initialCluster(specs: NodeSpec[]): string {
   return specs.map((s) => `${s.name}=${peerUrl(s)}`).join(',');
+}
+
+/** The commands the verify step runs through `via` against `members`, for review. */
+export function verifyCommands(via: NodeSpec, members: NodeSpec[]): string[] {
+  return [
+    `${etcdctlPrefix(via, members.map(clientUrl))} endpoint status -w json`,
+    `${etcdctlPrefix(via)} member list -w json`,
+    `${etcdctlPrefix(via, members.map(clientUrl))} endpoint hashkv --rev=<revision> -w json`,
+    `${etcdctlPrefix(via)} alarm list`,
+  ];
 }
 
 /** Plan the quorum-loss recovery of procedure.md: one survivor restored alone, the others re-added one by one. */
@@ -237,8 +248,8 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       phase: 'join',
       node: j.name,
       join: j.name,
-      action: { type: 'wait-healthy', endpointOf: j.name },
-      commands: [waitHealthyScript(j, 120)],
+      action: { type: 'wait-healthy', endpointOf: j.name, ...(intent.learner ? { publishVia: survivor.name } : {}) },
+      commands: intent.learner ? publishCommands(survivor, j) : [waitHealthyScript(j, 120)],
       why,
     });
   const current: NodeSpec[] = [survivor];
@@ -295,12 +306,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     phase: 'verify',
     nodes: members.map((m) => m.name),
     action: { type: 'verify', via: survivor.name, members: members.map((m) => m.name) },
-    commands: [
-      `${etcdctlPrefix(survivor, members.map(clientUrl))} endpoint status -w json`,
-      `${etcdctlPrefix(survivor)} member list -w json`,
-      `${etcdctlPrefix(survivor, members.map(clientUrl))} endpoint hashkv --rev=<revision> -w json`,
-      `${etcdctlPrefix(survivor)} alarm list`,
-    ],
+    commands: verifyCommands(survivor, members),
     why: 'every member healthy, one leader, no learner, no alarm, the same hash at one revision, no fewer keys than the restored survivor served, env files listing every member',
   });
   add({

@@ -26,6 +26,7 @@ import {
   stopScript,
   unlockScript,
   waitHealthyScript,
+  publishCommands,
   writeEnvScript,
 } from './scripts.js';
 import { inventoryFingerprint } from './seal.js';
@@ -365,8 +366,8 @@ class Builder {
       phase: 'join',
       node: j.name,
       join: j.name,
-      action: { type: 'wait-healthy', endpointOf: j.name },
-      commands: [waitHealthyScript(j, 120)],
+      action: { type: 'wait-healthy', endpointOf: j.name, publishVia: via.name },
+      commands: publishCommands(via, j),
       why: 'the member serves clients before anything else changes',
     });
     this.current = this.ordered([...this.current.map((s) => s.name), j.name]);

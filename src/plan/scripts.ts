@@ -118,7 +118,19 @@ export function restoreScript(p: RestoreParams): string {
     'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',
     // a scratch dir left by an interrupted attempt of this run is set aside, not reused or deleted
     'if [ -e "$scratch" ]; then mv "$scratch" "$scratch.interrupted.$(date +%s)"; fi',
-    `${restore} >&2`,
+    // a failed restore says why and how much room it needs; its incomplete scratch dir stays for the user to look at
+    'if out=$(',
+    `${restore} 2>&1`,
+    `); then printf '%s\\n' "$out" >&2; else`,
+    `  rc=$?; printf '%s\\n' "$out" >&2`,
+    `  parent=$(dirname "$data"); db=${q(p.db)}`,
+    `  free=$(df -Pk "$parent" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }' || true)`,
+    `  part=$(du -sk "$scratch" 2>/dev/null | awk '{ print int($1 / 1024) }' || true)`,
+    // the restored db is about as large as the snapshot, and the restore preallocates a 64 MB WAL file
+    `  need=$(( $(stat -c %s "$db" 2>/dev/null || echo 0) / 1048576 + 62 ))`,
+    `  echo "etcd-dr:restore-failed (exit $rc) $(printf '%s\\n' "$out" | tail -n 1); $parent has \${free:-?} MiB free and this restore needs about $need MiB (the db and a 64 MB WAL); the incomplete $scratch (\${part:-?} MiB) may be removed" >&2`,
+    '  exit 1',
+    'fi',
     'chmod 0700 "$scratch"',
     'touch "$scratch/.etcd-dr-restored-' + p.runId + '"',
     'mv "$scratch" "$data"',
@@ -181,6 +193,31 @@ export function startScript(n: NodeSpec): string {
   return [HEAD, `if [ "$(systemctl is-active ${svc} 2>/dev/null || true)" = active ]; then echo etcd-dr:already; exit 0; fi`, `systemctl start --no-block ${svc}`, 'echo etcd-dr:done'].join('\n');
 }
 
+/**
+ * The commands of a wait for a promoted learner. A publish request it made as a learner (while it caught up
+ * from the leader's snapshot) is retried only after etcd's request timeout (15 s with
+ * ETCD_ELECTION_TIMEOUT=5000), so a just-promoted member may not serve for that long. Restarting it makes it
+ * publish at once, as the voter it now is.
+ */
+export function publishCommands(via: NodeSpec, j: NodeSpec): string[] {
+  return [
+    serveCheckScript(j),
+    `${etcdctlPrefix(via)} member list -w json   # when it does not: is it a voting member, and are there 3 or more?`,
+    `# only then, and when etcd runs on every other voting member (the quorum holds without it):\n${restartScript(j)}`,
+    waitHealthyScript(j, 120),
+  ];
+}
+
+/** One `endpoint health` of a member, answered within 1 s or taken as not serving (yet). */
+export function serveCheckScript(n: NodeSpec): string {
+  return [HEAD, `if ${etcdctlPrefix(n, undefined, 1000)} endpoint health >/dev/null 2>&1; then echo etcd-dr:healthy; else echo etcd-dr:not-serving; fi`].join('\n');
+}
+
+/** Restart etcd without waiting for it (the wait is etcd's own health, polled by the next command). */
+export function restartScript(n: NodeSpec): string {
+  return [HEAD, `systemctl restart --no-block ${q(n.etcd.service)}`, 'echo etcd-dr:done'].join('\n');
+}
+
 /** Poll `endpoint health` of one member until it serves, or fail after the timeout with the last answer. */
 export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
   return [
@@ -188,8 +225,8 @@ export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
     `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
     'while :; do',
     `  if out=$(${etcdctlPrefix(n, undefined, 2000)} endpoint health 2>&1); then echo etcd-dr:healthy; exit 0; fi`,
-    `  if [ "$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)" = failed ]; then echo "etcd-dr:service-failed $out" >&2; exit 1; fi`,
-    '  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout $out" >&2; exit 1; fi',
+    `  if [ "$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)" = failed ]; then echo "etcd-dr:service-failed $(printf %s "$out" | tr '\\n' ' ')" >&2; exit 1; fi`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout after ${timeoutSec} s; its last answer: $(printf %s "$out" | tr '\\n' ' ')" >&2; exit 1; fi`,
     '  sleep 0.2',
     'done',
   ].join('\n');

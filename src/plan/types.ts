@@ -75,7 +75,13 @@ export type Action =
   | { type: 'member-remove'; via: string; name: string; peerUrl: string }
   /** when `from` leads, hand leadership to another voting member (`to`, or the most caught-up one) */
   | { type: 'move-leader'; via: string; from: string; to?: string; members: string[] }
-  | { type: 'wait-healthy'; endpointOf: string }
+  /**
+   * wait until the member serves clients. `publishVia`: a promoted learner publishes its name (and so
+   * serves) only when a publish attempt started after its promotion, up to etcd's request timeout
+   * (5 s + 2 x election timeout) later; when it has not published yet and the cluster keeps its quorum
+   * without it, its etcd is restarted so it publishes at once. The member list is read through this member.
+   */
+  | { type: 'wait-healthy'; endpointOf: string; publishVia?: string }
   | { type: 'verify'; via: string; members: string[] }
   | { type: 'unlock' };
 

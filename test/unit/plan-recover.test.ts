@@ -178,9 +178,15 @@ describe('planRecover: the steps', () => {
       { type: 'promote', via: 'etcd2', name: 'etcd3' },
     ]);
     expect(of(p, 'wait-healthy').map((s) => s.action)).toEqual([
-      { type: 'wait-healthy', endpointOf: 'etcd1' },
-      { type: 'wait-healthy', endpointOf: 'etcd3' },
+      { type: 'wait-healthy', endpointOf: 'etcd1', publishVia: 'etcd2' },
+      { type: 'wait-healthy', endpointOf: 'etcd3', publishVia: 'etcd2' },
     ]);
+    // the plan shows the conditional restart that makes a promoted learner publish itself at once
+    const wait = of(p, 'wait-healthy')[0]!.commands.join('\n');
+    expect(wait).toMatch(/ member list -w json /);
+    expect(wait).toMatch(/is it a voting member, and are there 3 or more/);
+    expect(wait).toContain('systemctl restart --no-block etcd');
+    expect(wait).toMatch(/ endpoint health/);
     expect(of(p, 'start-etcd').map((s) => [s.node, s.action.waitHealthy])).toEqual([
       ['etcd2', true],
       ['etcd1', false],
@@ -193,6 +199,12 @@ describe('planRecover: the steps', () => {
     expect(of(p, 'promote')).toEqual([]);
     expect(of(p, 'member-add').every((s) => !s.action.learner && !s.commands.join('\n').includes('--learner'))).toBe(true);
     expect(p.summary).not.toContain('learners');
+    // a voting member publishes itself when it starts: no restart is planned
+    expect(of(p, 'wait-healthy').map((s) => s.action)).toEqual([
+      { type: 'wait-healthy', endpointOf: 'etcd1' },
+      { type: 'wait-healthy', endpointOf: 'etcd3' },
+    ]);
+    expect(of(p, 'wait-healthy').some((s) => s.commands.join('\n').includes('restart'))).toBe(false);
     expect(outline(p).filter((l) => l.endsWith('etcd1')).slice(-5)).toEqual(['member-add etcd1', 'write-env etcd1', 'start-etcd etcd1', 'wait-healthy etcd1', 'write-env etcd1']);
   });
 

@@ -87,6 +87,11 @@ describe('planScaleOut', () => {
     expect(p.intent).toEqual({ kind: 'scale-out', nodes: ['etcd4', 'etcd5'] });
     for (const s of of(p, 'member-add')) expect(s.action).toMatchObject({ via: 'etcd1', learner: true });
     for (const s of of(p, 'promote')) expect(s.action.via).toBe('etcd1');
+    // a promoted learner that has not published itself is restarted (when the quorum holds without it)
+    expect(of(p, 'wait-healthy').map((s) => s.action)).toEqual([
+      { type: 'wait-healthy', endpointOf: 'etcd4', publishVia: 'etcd1' },
+      { type: 'wait-healthy', endpointOf: 'etcd5', publishVia: 'etcd1' },
+    ]);
     expect(of(p, 'verify')[0]!.action).toEqual({ type: 'verify', via: 'etcd1', members: ['etcd1', 'etcd2', 'etcd3', 'etcd4', 'etcd5'] });
     expect(new Set(p.steps.map((s) => s.id)).size).toBe(p.steps.length);
     expect(p.summary).toMatch(/Add etcd4, etcd5 .*3 → 5 members/);
