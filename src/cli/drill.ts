@@ -5,14 +5,15 @@
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { newRunId, RunDir, writePrivateFile } from '../apply/rundir.js';
-import { runDrill, SCENARIOS, SCENARIO_TEXT, type DrillReport, type Scenario } from '../drill/drill.js';
+import { runDrill, type DrillReport } from '../drill/drill.js';
+import { checkDrillOptions, PLANNED_NEEDS, PLANNED_SCENARIOS, SCENARIOS, SCENARIO_TEXT, type Scenario } from '../drill/scenarios.js';
 import { reportJson, reportJunit, reportMarkdown, reportSummary } from '../drill/report.js';
-import { labDown, labUp, loadKeys, powerOff, type LabEtcdVersion } from '../lab/index.js';
+import { labDown, labUp, loadKeys, powerOff, powerOn, type LabEtcdVersion } from '../lab/index.js';
 import { renderPlan } from '../plan/render.js';
 import { EXIT } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf } from './run-plan.js';
 import { openSession } from './session.js';
 
 interface DrillArgs extends GlobalArgs {
@@ -22,6 +23,7 @@ interface DrillArgs extends GlobalArgs {
   junit?: string;
   markdown?: string;
   survivor?: string;
+  target?: string;
   disposable: boolean;
   'lab-dir'?: string;
   'late-keys': number;
@@ -37,14 +39,16 @@ interface DrillRun {
 async function drill(
   ctx: CliContext,
   args: GlobalArgs & { 'state-dir'?: string; yes: boolean; disposable?: boolean },
-  o: { scenario: Scenario; survivor?: string; lateKeys?: number; labDir?: string; report?: string; junit?: string; markdown?: string; showPlan: boolean },
+  o: { scenario: Scenario; survivor?: string; target?: string; lateKeys?: number; labDir?: string; report?: string; junit?: string; markdown?: string; showPlan: boolean },
 ): Promise<DrillRun> {
+  checkDrillOptions(o.scenario, o);
   const stateDir = stateDirOf(ctx, args);
   const runId = newRunId();
   const logFile = new RunDir(stateDir, runId).logPath;
   const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
   try {
     if (args.disposable) s.inventory.cluster.disposable = true;
+    if (o.target !== undefined) checkNames(s.inventory, '--target', [o.target]);
     const note = (line: string) => ctx.stderr.write(`etcd-dr drill: ${line}\n`);
     const report = await runDrill(
       {
@@ -62,10 +66,15 @@ async function drill(
         },
         execute: (plan, run) => execute(ctx, s, plan, run, false),
         runDirFor: (plan) => runDirFor(stateDir, plan, false),
-        ...(o.labDir ? { powerOff: async (node: string) => void (await powerOff({ dir: o.labDir! }, node)) } : {}),
+        ...(o.labDir
+          ? {
+              powerOff: async (node: string) => void (await powerOff({ dir: o.labDir! }, node)),
+              powerOn: async (node: string) => void (await powerOn({ dir: o.labDir! }, node)),
+            }
+          : {}),
         note,
       },
-      { scenario: o.scenario, ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.lateKeys ? { lateKeys: o.lateKeys } : {}) },
+      { scenario: o.scenario, ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.target !== undefined ? { target: o.target } : {}), ...(o.lateKeys ? { lateKeys: o.lateKeys } : {}) },
     );
     const run = new RunDir(stateDir, runId);
     run.create();
@@ -85,36 +94,45 @@ async function drill(
   }
 }
 
+/** 0 pass; 1 the recovery or change itself failed; 4 it ran but a check failed. */
 function drillExit(r: DrillReport): number {
   if (r.pass) return EXIT.ok;
-  return r.checks.some((c) => c.name === 'recovery completed' && !c.pass) ? EXIT.failed : EXIT.verifyFailed;
+  return r.error !== undefined ? EXIT.failed : EXIT.verifyFailed;
 }
 
 export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillArgs> {
   return {
     command: 'drill',
-    describe: 'rehearse a disaster on a disposable cluster: capture, break, recover, compare, report',
+    describe: 'rehearse a disaster or a membership change on a disposable cluster: capture, break, recover (or change), compare, report',
     builder: (y) =>
       y
         .option('scenario', {
           type: 'string',
           choices: [...SCENARIOS],
           demandOption: true,
-          describe: `what to break: ${SCENARIOS.map((x) => `${x} (${SCENARIO_TEXT[x]})`).join('; ')}`,
+          describe: `what to rehearse: ${SCENARIOS.map((x) => `${x} (${SCENARIO_TEXT[x]})`).join('; ')}`,
         })
-        .option('yes', { type: 'boolean', default: false, describe: 'recover without asking (required without a terminal)' })
+        .option('yes', { type: 'boolean', default: false, describe: 'recover, or apply the change, without asking (required without a terminal)' })
         .option('report', { type: 'string', describe: 'write the JSON report here too (always written to the run dir)' })
         .option('junit', { type: 'string', describe: 'write a JUnit XML report here (for CI systems)' })
         .option('markdown', { type: 'string', describe: 'write a markdown report here (for people)' })
-        .option('survivor', { type: 'string', describe: 'restore from this member (a stale choice makes the drill fail and name the lost keys)' })
+        .option('survivor', { type: 'string', describe: 'recovery scenarios: restore from this member (a stale choice makes the drill fail and name the lost keys)' })
+        .option('target', {
+          type: 'string',
+          describe: `planned scenarios: the node acted on. ${PLANNED_SCENARIOS.map((x) => `${x}: ${PLANNED_NEEDS[x]}`).join('; ')}`,
+        })
         .option('disposable', { type: 'boolean', default: false, describe: 'this cluster may be broken (else the inventory must say `cluster.disposable: true`)' })
-        .option('lab-dir', { type: 'string', describe: 'the built-in lab behind the inventory: node-lost powers the node off through it' })
+        .option('lab-dir', {
+          type: 'string',
+          describe: 'the built-in lab behind the inventory: node-lost powers the node off through it, replace powers the member off and on again (without it, both stop etcd there instead)',
+        })
         .option('late-keys', { type: 'number', default: 200, describe: 'survivor-stale: keys written while the stale member is down' })
         .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<DrillArgs>,
     handler: async (args) => {
       const { report, files } = await drill(ctx, args, {
         scenario: args.scenario,
         ...(args.survivor ? { survivor: args.survivor } : {}),
+        ...(args.target !== undefined ? { target: String(args.target) } : {}),
         lateKeys: args['late-keys'],
         ...(args['lab-dir'] ? { labDir: args['lab-dir'] } : {}),
         ...(args.report ? { report: args.report } : {}),

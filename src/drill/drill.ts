@@ -1,7 +1,8 @@
 /**
- * A DR drill on a disposable cluster: capture what must survive, inject a failure, recover with the same
- * engine as `etcd-dr recover`, capture again, and judge: pass only when nothing written before the
- * failure is missing or changed. Timings per phase come from the executor's own step results.
+ * A DR drill on a disposable cluster: capture what must survive, inject a failure (or not, for a planned
+ * change), act with the same engine as `etcd-dr recover` (or `scale-out`, `scale-in`, `replace`), capture
+ * again, and judge: pass only when nothing written before is missing or changed. Timings per phase come
+ * from the executor's own step results.
  */
 import type { RunResult } from '../apply/executor.js';
 import { newRunId, type RunDir } from '../apply/rundir.js';
@@ -14,23 +15,13 @@ import { etcdctlArgv } from '../etcd/commands.js';
 import { etcdTarget } from '../etcd/node.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
-import { captureKeyspace, captureSummary, compareCaptures, type Capture } from './capture.js';
+import { captureKeyspace, captureSummary, type Capture } from './capture.js';
+import { keyChecks, verificationChecks, type Check } from './checks.js';
+import { runPlannedDrill } from './planned.js';
+import { isPlanned, SCENARIO_TEXT, type Scenario } from './scenarios.js';
 
-export const SCENARIOS = ['all-down', 'majority-lost', 'survivor-stale', 'node-lost'] as const;
-export type Scenario = (typeof SCENARIOS)[number];
-
-export const SCENARIO_TEXT: Record<Scenario, string> = {
-  'all-down': 'etcd stopped on every node',
-  'majority-lost': "etcd stopped everywhere and the data dirs of all but one member moved aside: the survivor holds the only copy",
-  'survivor-stale': 'one member stopped earlier than the others while writes continued: its data is stale and must not be chosen',
-  'node-lost': 'one host powered off or unreachable and etcd stopped on the others: recovery leaves it out',
-};
-
-export interface Check {
-  name: string;
-  pass: boolean;
-  evidence: string;
-}
+export { SCENARIOS, SCENARIO_TEXT, type Scenario } from './scenarios.js';
+export type { Check } from './checks.js';
 
 export interface Timings {
   stopMs: number;
@@ -40,11 +31,19 @@ export interface Timings {
   firstMemberServingMs: number;
   joinsMs: Record<string, number>;
   verifyMs: number;
-  /** the whole recovery run: the RTO */
+  /** the whole recovery run: the RTO (for a planned change: the whole change) */
   totalMs: number;
   captureBeforeMs: number;
   captureAfterMs: number;
   injectMs: number;
+  /** planned changes: per removed member, its removal (leadership handover, member remove, stop, data dir aside, env files) */
+  removesMs: Record<string, number>;
+  /** planned changes: handing leadership over before a removal */
+  moveLeaderMs: number;
+  /** planned changes: every member's env file rewritten to the membership after a join */
+  envSyncMs: number;
+  /** replace: from the host's loss until its replacement is verified (the cluster ran a member short) */
+  degradedMs: number;
 }
 
 export interface DrillReport {
@@ -52,6 +51,8 @@ export interface DrillReport {
   cluster: string;
   inventory: string;
   scenario: Scenario;
+  /** recovery: a failure injected and recovered; planned: a membership change applied */
+  kind: 'recovery' | 'planned';
   description: string;
   pass: boolean;
   startedAt: string;
@@ -59,6 +60,10 @@ export interface DrillReport {
   runId?: string;
   runDir?: string;
   survivor?: string;
+  /** planned changes: the node added, removed or replaced */
+  target?: string;
+  /** planned changes: the membership before and after */
+  members?: { before: string[]; after?: string[] };
   excluded: string[];
   error?: string;
   checks: Check[];
@@ -86,8 +91,10 @@ export interface DrillDeps {
   /** runs the plan with journal and progress */
   execute: (plan: Plan, run: RunDir) => Promise<RunResult>;
   runDirFor: (plan: Plan) => RunDir;
-  /** powers a node off (the built-in lab); without it `node-lost` stops etcd there and leaves it out */
+  /** powers a node off (the built-in lab); without it `node-lost` and `replace` stop etcd there instead */
   powerOff?: (node: string) => Promise<void>;
+  /** powers a node on again (the built-in lab): `replace` brings its host back */
+  powerOn?: (node: string) => Promise<void>;
   note: (line: string) => void;
 }
 
@@ -96,6 +103,8 @@ export interface DrillOptions {
   survivor?: string;
   /** keys written for `survivor-stale` while the stale member is down */
   lateKeys?: number;
+  /** planned changes: the node to add (scale-out) or the member to remove or replace */
+  target?: string;
 }
 
 const now = () => new Date().toISOString();
@@ -130,6 +139,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
     cluster: inv.cluster.name,
     inventory: inv.file,
     scenario: o.scenario,
+    kind: isPlanned(o.scenario) ? 'planned' : 'recovery',
     description: SCENARIO_TEXT[o.scenario],
     pass: false,
     startedAt: now(),
@@ -148,12 +158,16 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
   if (start.assessment.verdict !== 'healthy') {
     throw new RefusedError(`a drill starts from a healthy cluster; ${inv.cluster.name} is ${start.assessment.verdict}: ${start.assessment.reasons.join('; ')}`, 'bring the cluster back first (etcd-dr status tells what is wrong)');
   }
+  const t0 = Date.now();
+  if (isPlanned(o.scenario)) {
+    await runPlannedDrill(d, { ...o, scenario: o.scenario }, report, start);
+    return finish(report, t0);
+  }
   const nodes = inv.nodes;
   const first = nodes[0]!;
   const last = nodes[nodes.length - 1]!;
   const drillId = newRunId().toLowerCase();
   let before: Capture;
-  const t0 = Date.now();
   let excluded: string[] = [];
   if (o.scenario === 'survivor-stale') {
     if (nodes.length < 3) throw new RefusedError('survivor-stale needs at least 3 members (one stopped early, a quorum still writing)');
@@ -227,20 +241,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
   if (plan && result) {
     report.checks.push({ name: 'recovery completed', pass: true, evidence: `run ${result.runId}: ${result.steps.length} steps in ${(result.ms / 1000).toFixed(1)} s` });
     report.timings = { ...report.timings, ...timingsOf(plan, result) };
-    const v = result.verification as
-      | { members: string[]; leader: string; hashkv?: { revision: number; hashes: Record<string, number> }; keys?: { count: number } }
-      | undefined;
-    const hashes = Object.values(v?.hashkv?.hashes ?? {});
-    report.checks.push({
-      name: 'hashkv equal on every member',
-      pass: hashes.length === plan.finalMembers.length && new Set(hashes).size === 1,
-      evidence: v?.hashkv ? `revision ${v.hashkv.revision}: ${Object.entries(v.hashkv.hashes).map(([e, h]) => `${e}=${h}`).join(', ')}` : 'no hashkv',
-    });
-    report.checks.push({
-      name: 'membership as planned, one leader, no learner',
-      pass: Boolean(v) && [...(v?.members ?? [])].sort().join(',') === [...plan.finalMembers].sort().join(','),
-      evidence: `members ${v?.members.join(', ') ?? '?'}; leader ${v?.leader ?? '?'}`,
-    });
+    report.checks.push(...verificationChecks(plan, result.verification));
     report.checks.push({ name: 'env files list every member (state existing)', pass: true, evidence: 'checked on every member by the verification step' });
     // after: the same capture through a member of the new cluster
     const via = inv.nodes.find((n) => n.name === plan!.finalMembers[plan!.finalMembers.length - 1])!;
@@ -248,30 +249,18 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
       const after = await captureKeyspace(via, await d.transport.connect(via));
       report.after = captureSummary(after);
       report.timings.captureAfterMs = after.ms;
-      const diff = compareCaptures(before, after);
-      report.missingKeys = diff.missing;
-      report.changedKeys = diff.changed;
-      report.checks.push({
-        name: 'no key written before the failure is missing',
-        pass: diff.missing.length === 0,
-        evidence: diff.missing.length ? `${diff.missing.length} missing: ${diff.missing.slice(0, 20).join(', ')}${diff.missing.length > 20 ? ', …' : ''}` : `all ${before.keys} keys present`,
-      });
-      report.checks.push({
-        name: 'no value changed',
-        pass: diff.changed.length === 0,
-        evidence: diff.changed.length ? `${diff.changed.length} changed: ${diff.changed.slice(0, 20).join(', ')}` : `${before.keys} values identical (sha256)`,
-      });
-      const lower = Object.entries(before.prefixes).filter(([p, n]) => (after.prefixes[p] ?? 0) < n);
-      report.checks.push({
-        name: 'key count per prefix not lower',
-        pass: lower.length === 0,
-        evidence: lower.length ? lower.map(([p, n]) => `${p}: ${n} → ${after.prefixes[p] ?? 0}`).join('; ') : Object.entries(after.prefixes).map(([p, n]) => `${p}=${n}`).join(', '),
-      });
-      report.checks.push({ name: 'revision not lower', pass: after.revision >= before.revision, evidence: `${before.revision} → ${after.revision}` });
+      const k = keyChecks(before, after);
+      report.missingKeys = k.missing;
+      report.changedKeys = k.changed;
+      report.checks.push(...k.checks);
     } catch (err) {
       report.checks.push({ name: 'keyspace readable after the recovery', pass: false, evidence: (err as Error).message });
     }
   }
+  return finish(report, t0);
+}
+
+function finish(report: DrillReport, t0: number): DrillReport {
   report.pass = report.checks.length > 0 && report.checks.every((c) => c.pass);
   report.finishedAt = now();
   report.timings.totalMs ??= Date.now() - t0;
@@ -279,7 +268,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
 }
 
 /** Per-phase timings from the plan's phases and the executor's step durations. */
-export function timingsOf(plan: Plan, r: RunResult): Omit<Timings, 'captureBeforeMs' | 'captureAfterMs' | 'injectMs'> {
+export function timingsOf(plan: Plan, r: RunResult): Pick<Timings, 'stopMs' | 'backupMs' | 'restoreMs' | 'firstMemberServingMs' | 'joinsMs' | 'verifyMs' | 'totalMs'> {
   const ms = new Map(r.steps.map((s) => [s.id, s.ms]));
   const sum = (pred: (s: Plan['steps'][number]) => boolean) => plan.steps.filter(pred).reduce((a, s) => a + (ms.get(s.id) ?? 0), 0);
   const firstIdx = plan.steps.map((s) => s.phase).lastIndexOf('first-member');

@@ -34,18 +34,33 @@ export function reportJunit(r: DrillReport): string {
   ].join('\n');
 }
 
-function flatTimings(r: DrillReport): Record<string, number> {
+/** Timings as flat properties: `totalMs`, `join.etcd2.ms`, `remove.etcd1.ms`. */
+export function flatTimings(r: DrillReport): Record<string, number> {
   const t = r.timings;
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(t)) {
     if (typeof v === 'number') out[k] = v;
-    else if (v && typeof v === 'object') for (const [j, ms] of Object.entries(v)) out[`join.${j}.ms`] = ms as number;
+    else if (v && typeof v === 'object') for (const [j, ms] of Object.entries(v)) out[`${k.replace(/sMs$/, '')}.${j}.ms`] = ms as number;
   }
   return out;
 }
 
+/** The timings table: a recovery's phases up to its RTO, or a membership change's removals, joins and total. */
 export function timingRows(r: DrillReport): [string, string][] {
   const t = r.timings;
+  if (r.kind === 'planned') {
+    return [
+      ...(r.scenario === 'replace' ? [['host lost and back wiped (injection)', s(t.injectMs)] as [string, string]] : []),
+      ...(t.moveLeaderMs !== undefined ? [['leadership handover', s(t.moveLeaderMs)] as [string, string]] : []),
+      ...Object.entries(t.removesMs ?? {}).map(([m, ms]): [string, string] => [`remove ${m} (handover, member remove, stop, data dir aside, env files)`, s(ms)]),
+      ...Object.entries(t.joinsMs ?? {}).map(([m, ms]): [string, string] => [`join ${m} (learner add, env file, start, promote, serving)`, s(ms)]),
+      // after a join every other member's env file follows; a removal rewrites them within its own steps
+      ...(Object.keys(t.joinsMs ?? {}).length ? [['env files to the new membership', s(t.envSyncMs)] as [string, string]] : []),
+      ['verification', s(t.verifyMs)],
+      ['total change', s(t.totalMs)],
+      ...(r.scenario === 'replace' ? [['a member short (host lost → replacement verified)', s(t.degradedMs)] as [string, string]] : []),
+    ];
+  }
   return [
     ['stop', s(t.stopMs)],
     ['backup (move aside, db copy)', s(t.backupMs)],
@@ -65,7 +80,8 @@ export function reportMarkdown(r: DrillReport): string {
     `${r.description}.`,
     '',
     `- started ${r.startedAt}, finished ${r.finishedAt}, etcd-dr ${r.tool.version}`,
-    `- inventory \`${r.inventory}\`${r.survivor ? `; survivor **${r.survivor}**` : ''}${r.excluded.length ? `; left out: ${r.excluded.join(', ')}` : ''}`,
+    `- inventory \`${r.inventory}\`${r.survivor ? `; survivor **${r.survivor}**` : ''}${r.excluded.length ? `; left out: ${r.excluded.join(', ')}` : ''}${r.target ? `; target **${r.target}**` : ''}`,
+    ...(r.members ? [`- members: ${r.members.before.join(', ')} → ${r.members.after?.join(', ') ?? '–'}`] : []),
     ...(r.runDir ? [`- run files: \`${r.runDir}\``] : []),
     ...(r.error ? ['', `**Error:** ${esc(r.error)}`] : []),
     ...(r.notes.length ? ['', ...r.notes.map((n) => `- ${n}`)] : []),
@@ -96,7 +112,9 @@ export function reportSummary(r: DrillReport): string {
   const lines = [
     `drill ${r.scenario} on ${r.cluster}: ${r.pass ? 'PASS' : 'FAIL'}${r.error ? ` (${r.error.split('\n')[0]})` : ''}`,
     ...r.checks.map((c) => `  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name}: ${c.evidence.length > 160 ? `${c.evidence.slice(0, 157)}…` : c.evidence}`),
-    `  RTO ${s(r.timings.totalMs)} (write availability after ${s(r.timings.firstMemberServingMs)}; stop ${s(r.timings.stopMs)}, restore ${s(r.timings.restoreMs)}, verify ${s(r.timings.verifyMs)})`,
+    r.kind === 'planned'
+      ? `  change ${s(r.timings.totalMs)} (${timingRows(r).filter(([p]) => p !== 'total change').map(([p, t]) => `${p.replace(/ \(.*\)$/, '')} ${t}`).join(', ')})`
+      : `  RTO ${s(r.timings.totalMs)} (write availability after ${s(r.timings.firstMemberServingMs)}; stop ${s(r.timings.stopMs)}, restore ${s(r.timings.restoreMs)}, verify ${s(r.timings.verifyMs)})`,
   ];
   return `${lines.join('\n')}\n`;
 }
