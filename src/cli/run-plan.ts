@@ -55,10 +55,9 @@ export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; o
   if (o.output) {
     writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   }
-  const format = o.json ? 'json' : o.format;
-  // a plan quotes the nodes (env files, tool errors in the evidence): its text forms must not act on the terminal
-  const text = renderPlan(plan, format);
-  ctx.stdout.write(format === 'json' ? text : terminalSafe(text));
+  // a plan quotes the nodes (env files, tool errors in the evidence): no form of it may act on the terminal
+  // (in JSON a C1 control or bidi override becomes a \u escape of the same string)
+  ctx.stdout.write(terminalSafe(renderPlan(plan, o.json ? 'json' : o.format)));
   if (o.output) ctx.stderr.write(`etcd-dr: plan saved to ${o.output}; apply it with: etcd-dr apply ${o.output}\n`);
 }
 
@@ -179,7 +178,7 @@ export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, 
     ...(r.verification ? { verification: r.verification } : {}),
   };
   if (json) {
-    ctx.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    ctx.stdout.write(terminalSafe(`${JSON.stringify(out, null, 2)}\n`));
     return;
   }
   const lines = [

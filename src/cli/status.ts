@@ -22,9 +22,9 @@ export function statusCommand(ctx: CliContext): CommandModule<GlobalArgs, Global
       const s = await openSession(ctx, args);
       try {
         const facts = await gatherFacts(s.inventory, s.transport, { lockFile: DEFAULT_LOCK_FILE });
-        if (args.json) ctx.stdout.write(`${JSON.stringify(facts, null, 2)}\n`);
-        // the table quotes what the nodes printed (warnings, errors): nothing in it may act on the terminal
-        else ctx.stdout.write(terminalSafe(renderStatusText(facts)));
+        // both forms quote what the nodes printed (warnings, errors): nothing in them may act on the terminal
+        // (in JSON a C1 control or bidi override becomes a \u escape of the same string)
+        ctx.stdout.write(terminalSafe(args.json ? `${JSON.stringify(facts, null, 2)}\n` : renderStatusText(facts)));
         const refused = hostKeyRefusals(facts);
         if (refused.length) {
           throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);

@@ -46,6 +46,17 @@ describe('terminalSafe', () => {
     expect(TERMINAL_ACTS_ON.test(terminalSafe(ALL_LATIN1))).toBe(false);
   });
 
+  it('seeded: JSON made terminal-safe is still JSON of the same value (a C1 control or bidi override becomes a \\u escape)', () => {
+    const rng = seededRng(0x150d);
+    for (let i = 0; i < 1000; i++) {
+      const v = { warnings: [randomString(rng, 30), randomString(rng, 30)], nested: { [randomString(rng, 5)]: randomString(rng, 30) } };
+      const text = terminalSafe(JSON.stringify(v, null, 2));
+      expect(TERMINAL_ACTS_ON.test(text)).toBe(false);
+      expect(JSON.parse(text)).toEqual(v);
+    }
+    expect(terminalSafe(JSON.stringify('a\\\u009bb'))).toBe('"a\\\\\\u009bb"');
+  });
+
   it('readable log lines on stderr are terminal-safe, whatever a field holds', () => {
     const line = formatLogLine({ level: 50, time: 0, node: 'etcd2', msg: 'step failed \x1b[31m', error: 'etcd-dr:held-by x\x1b]0;t\x07', said: { nested: '\u009b' } });
     expect(TERMINAL_ACTS_ON.test(line)).toBe(false);
