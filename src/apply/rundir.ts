@@ -46,6 +46,10 @@ export type JournalEvent =
   | { t: string; event: 'step-done'; step: string; ms: number; outcome: string; data?: Record<string, unknown> }
   | { t: string; event: 'step-failed'; step: string; ms: number; error: string }
   | { t: string; event: 'rollback'; step: string; detail: string; undone?: string[] }
+  /** the connection to `node` dropped during the step, so its first attempt has an unknown outcome; the step ran again */
+  | { t: string; event: 'step-retry'; step: string; node: string; error: string }
+  /** `resume --exclude`: the rest of the run leaves these members out; the plan the run started with is kept beside */
+  | { t: string; event: 'plan-amended'; exclude: string[]; previousPlan: string; changes: string[] }
   | {
       t: string;
       event: 'command';

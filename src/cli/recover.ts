@@ -2,18 +2,23 @@
  * `plan recover`, `recover`, `apply PLAN`, `resume [RUN_ID]`: the quorum-loss recovery, reviewed, applied,
  * journaled and resumable.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { newRunId } from '../apply/rundir.js';
+import { doneStepsOf } from '../apply/executor.js';
+import { newRunId, writePrivateFile } from '../apply/rundir.js';
+import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
 import type { PlanFormat } from '../plan/render.js';
 import { loadPlan } from '../plan/load.js';
 import { planRecover } from '../plan/recover.js';
+import { sealPlan } from '../plan/seal.js';
 import type { Plan, RecoverIntent } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import {
-  PLAN_DEFAULTS, checkNames, confirm, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, showPlan, stateDirOf, summarize,
-  type RunArgs,
+  PLAN_DEFAULTS, checkNames, confirm, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
+  stateDirOf, summarize, type RunArgs,
 } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
@@ -109,7 +114,7 @@ export function recoverCommand(ctx: CliContext): CommandModule<GlobalArgs, Recov
   return {
     command: 'recover',
     describe: 'plan the quorum-loss recovery, show it, ask, and apply it (journaled; `resume` continues it)',
-    builder: (y) => recoverOptions(y).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' }),
+    builder: (y) => runOptions(recoverOptions(y).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })),
     handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(ctx, s, args, runId)),
   };
 }
@@ -119,7 +124,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
     command: 'apply <plan>',
     describe: 'run a saved plan exactly; refused when the cluster changed since the plan was made',
     builder: (y) =>
-      y
+      runOptions(y)
         .positional('plan', { type: 'string', demandOption: true, describe: 'plan JSON saved with `etcd-dr plan … -o`' })
         .option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })
         .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
@@ -127,6 +132,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
       >,
     handler: async (args) => {
       const stateDir = stateDirOf(ctx, args);
+      const settings = runSettings(args);
       const id = runIdInPlanFile(args.plan);
       const s = await openSession(ctx, args, id ? { logFile: () => logFileFor(stateDir, id) } : {});
       try {
@@ -135,7 +141,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
         await refuseIfStale(s, plan);
         await confirm(ctx, plan, args.yes);
         const run = runDirFor(stateDir, plan, false);
-        const r = await execute(ctx, s, plan, run, false);
+        const r = await execute(ctx, s, plan, run, false, settings);
         summarize(ctx, s, plan, run, r, args.json);
       } finally {
         await s.close();
@@ -144,23 +150,34 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
   };
 }
 
-export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string }> {
+export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string; exclude?: string[] }> {
   return {
     command: 'resume [run-id]',
     describe: 'continue an interrupted run from its journal (default: the newest unfinished run)',
     builder: (y) =>
-      y
+      runOptions(y)
         .positional('run-id', { type: 'string', describe: 'the run to continue (see .etcd-dr/runs)' })
+        .option('exclude', {
+          type: 'string',
+          array: true,
+          describe: 'recovery runs: finish without this member (its host died during the run); its join is dropped, env files and the verification name the smaller membership; repeatable',
+        })
         .option('yes', { type: 'boolean', default: true, describe: 'resume without asking (the plan was confirmed when the run started)' })
         .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
-        RunArgs & { 'run-id'?: string }
+        RunArgs & { 'run-id'?: string; exclude?: string[] }
       >,
     handler: async (args) => {
       const stateDir = stateDirOf(ctx, args);
+      const settings = runSettings(args);
       const picked = pickRun(stateDir, args['run-id']);
+      const exclude = (args.exclude ?? []).map(String);
       const s = await openSession(ctx, args, { logFile: picked.logPath });
       try {
-        const plan = loadPlan(picked.planPath, s.inventory);
+        let plan = loadPlan(picked.planPath, s.inventory);
+        if (exclude.length) {
+          checkNames(s.inventory, '--exclude', exclude);
+          checkExclude(plan, exclude);
+        }
         // the run's own lock is expected; another run's lock is not
         const facts = await gather(s);
         const other = facts.nodes.filter((n) => n.lock && n.lock.runId !== plan.runId);
@@ -170,9 +187,20 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
             'wait for it to finish; a lock left by a dead run is broken with --break-lock',
           );
         }
+        if (exclude.length) {
+          // the rest of the run without those members; the plan the run started with is kept beside
+          const amended = excludeFromPlan(plan, exclude, { inventory: s.inventory, nodes: facts.nodes, done: new Set(doneStepsOf(picked.read()).keys()) });
+          const previousPlan = join(picked.dir, `plan.before-exclude-${exclude.join('-')}-${Date.now()}.json`);
+          writePrivateFile(previousPlan, readFileSync(picked.planPath, 'utf8'));
+          plan = sealPlan(amended.plan);
+          writePrivateFile(picked.planPath, `${JSON.stringify(plan, null, 2)}\n`);
+          picked.append({ event: 'plan-amended', exclude, previousPlan, changes: amended.changes });
+          ctx.stderr.write(`etcd-dr: run ${plan.runId} goes on without ${exclude.join(', ')} (the plan it started with: ${previousPlan}):\n${amended.changes.map((c) => `  - ${c}\n`).join('')}`);
+          for (const w of plan.warnings.slice(-exclude.length)) ctx.stderr.write(`etcd-dr: note: ${w}\n`);
+        }
         const run = runDirFor(stateDir, plan, true);
         ctx.stderr.write(`etcd-dr: resuming run ${plan.runId}: ${plan.summary}\n`);
-        const r = await execute(ctx, s, plan, run, true);
+        const r = await execute(ctx, s, plan, run, true, settings);
         summarize(ctx, s, plan, run, r, args.json);
       } finally {
         await s.close();

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Argv } from 'yargs';
 import { Executor, type RunResult } from '../apply/executor.js';
 import { progressFor } from '../apply/progress.js';
 import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, newRunId, RUN_ID_RE } from '../apply/rundir.js';
@@ -24,6 +25,23 @@ import { openSession, type Session } from './session.js';
 export interface RunArgs extends GlobalArgs {
   'state-dir'?: string;
   yes: boolean;
+  'healthy-timeout'?: number;
+}
+
+/** Options of every command that applies a plan (recover, apply, resume, scale-out/in, replace). */
+export function runOptions<T>(y: Argv<T>): Argv<T> {
+  return y.option('healthy-timeout', {
+    type: 'number',
+    describe: 'seconds a started member may take to serve clients before its step fails (default 120; a large db or a slow disk may need more)',
+  });
+}
+
+/** The executor's settings from the command line; bad values are bad input. */
+export function runSettings(args: Pick<RunArgs, 'healthy-timeout'>): { healthyTimeoutSec?: number } {
+  const t = args['healthy-timeout'];
+  if (t === undefined) return {};
+  if (!Number.isInteger(t) || t < 1 || t > 86_400) throw new ExitError(`--healthy-timeout ${String(t)}: give whole seconds from 1 to 86400`, EXIT.badInput, 'the default is 120');
+  return { healthyTimeoutSec: t };
 }
 
 export function stateDirOf(ctx: CliContext, args: { 'state-dir'?: string }): string {
@@ -134,7 +152,7 @@ export function runIdInPlanFile(path: string): string | undefined {
 }
 
 /** Run the executor with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
-export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean): Promise<RunResult> {
+export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean, settings: { healthyTimeoutSec?: number } = {}): Promise<RunResult> {
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     if (interrupted) return;
@@ -154,6 +172,7 @@ export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunD
       run,
       progress: terminalSafeProgress(progressFor(progressOut, ctx.env)),
       interrupted: () => interrupted,
+      ...settings,
     });
     return await ex.run({ resumed });
   } finally {
@@ -213,6 +232,7 @@ export async function planAndApply(
   make: (s: Session, runId: string) => Promise<Plan>,
 ): Promise<void> {
   const stateDir = stateDirOf(ctx, args);
+  const settings = runSettings(args);
   const runId = newRunId();
   const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
   try {
@@ -221,7 +241,7 @@ export async function planAndApply(
     // warnings (e.g. lower fault tolerance) are printed with the plan, before the question
     await confirm(ctx, plan, args.yes);
     const run = runDirFor(stateDir, plan, false);
-    const r = await execute(ctx, s, plan, run, false);
+    const r = await execute(ctx, s, plan, run, false, settings);
     summarize(ctx, s, plan, run, r, args.json);
   } finally {
     await s.close();

@@ -11,7 +11,7 @@ import type { PlanContext } from '../plan/recover.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, showPlan, type RunArgs } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, type RunArgs } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
 interface PlanArgs extends RunArgs {
@@ -106,7 +106,7 @@ function runSub(ctx: CliContext, kind: Kind): CommandModule<GlobalArgs, PlanArgs
     command: kind,
     describe: SPECS[kind].describe,
     builder: (y) =>
-      SPECS[kind].options(common(y)).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' }) as unknown as Argv<PlanArgs>,
+      runOptions(SPECS[kind].options(common(y)).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })) as unknown as Argv<PlanArgs>,
     handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(s, kind, args, runId)),
   };
 }

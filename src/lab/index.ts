@@ -9,3 +9,4 @@ export type {
 } from './types.js';
 export { renderStatusTable, renderUsage } from './render.js';
 export { labNodeProcesses, labCmdlineProcesses } from './procs.js';
+export { mountNodeTmpfs, nodeDiskUsage, resizeNodeTmpfs, type NodeDiskUsage } from './disk.js';

@@ -225,8 +225,11 @@ export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
     `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
     'while :; do',
     `  if out=$(${etcdctlPrefix(n, undefined, 2000)} endpoint health 2>&1); then echo etcd-dr:healthy; exit 0; fi`,
-    `  if [ "$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)" = failed ]; then echo "etcd-dr:service-failed $(printf %s "$out" | tr '\\n' ' ')" >&2; exit 1; fi`,
-    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout after ${timeoutSec} s; its last answer: $(printf %s "$out" | tr '\\n' ' ')" >&2; exit 1; fi`,
+    // etcdctl's answer on one line, without its JSON log lines, so the last line of stderr says it all
+    `  said=$(printf '%s\\n' "$out" | grep -v '^{' | tr '\\n' ' ')`,
+    `  state=$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)`,
+    '  if [ "$state" = failed ]; then echo "etcd-dr:service-failed $said" >&2; exit 1; fi',
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout after ${timeoutSec} s; its last answer: $said(service $state)" >&2; exit 1; fi`,
     '  sleep 0.2',
     'done',
   ].join('\n');
