@@ -182,7 +182,11 @@ export class Executor {
       }
     } catch (err) {
       const interrupted = err instanceof ExitError && (err.exitCode === EXIT.interrupted || err.exitCode === EXIT.terminated);
-      run.append({ event: 'run-end', outcome: interrupted ? 'interrupted' : 'failed', ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
+      // refused at its lock step before any step of it ran: the locks it took are released and nothing
+      // changed, so there is nothing to resume (a later bare `resume` must not pick this run's old plan)
+      const refused = err instanceof RefusedError && results.length === 0 && run.read().every((e) => e.event !== 'step-done');
+      const outcome = interrupted ? 'interrupted' : refused ? 'refused' : 'failed';
+      run.append({ event: 'run-end', outcome, ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
       throw err;
     } finally {
       progress.stop();
@@ -382,11 +386,13 @@ export class Executor {
     const specs = a.members.map((m) => this.spec(m));
     const endpoints = specs.map(clientUrl);
     const from = this.spec(a.from);
-    const st = await ops.endpointStatus(endpoints);
     const members = await ops.memberList();
     const fromMember = memberByPeerUrl(members, peerUrl(from));
-    const leader = st.statuses.find((s) => s.isLeader);
-    if (!fromMember || !leader || leader.memberId !== fromMember.id) return { outcome: 'already', data: { leader: leader?.memberId } };
+    // who leads, as the member we talk through sees it: asking every member would wait out the command
+    // timeout of one that is down (the member being replaced usually is), and a down member leads nothing
+    const seen = (await ops.endpointStatus([clientUrl(this.spec(a.via))])).statuses[0]?.leader;
+    if (!fromMember || !seen || seen !== fromMember.id) return { outcome: 'already', data: { leader: seen } };
+    const st = await ops.endpointStatus(endpoints);
     const candidates = st.statuses
       .filter((s) => s.memberId !== fromMember.id && !s.isLearner)
       .sort((x, y) => y.raftAppliedIndex - x.raftAppliedIndex);
@@ -400,9 +406,27 @@ export class Executor {
     const spec = this.spec(name);
     const r = await this.sh(name, step, `systemctl is-active ${q(spec.etcd.service)} 2>/dev/null || true; pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running`, 20);
     if (statusWord(r) === 'not-running') {
-      const logs = await this.sh(name, step, `journalctl -u ${q(spec.etcd.service)} -n 20 --no-pager 2>/dev/null || systemctl status ${q(spec.etcd.service)} 2>&1 | tail -n 20 || true`, 20);
-      const tail = `${logs.stdout}${logs.stderr}`.trim().split('\n').slice(-5).join(' | ');
-      throw new ApplyError(`${name}: etcd is not running (it exited after the start)${tail ? `: ${tail}` : ''}`, `look at etcd's log on ${name}: journalctl -u ${spec.etcd.service}`);
+      const svc = q(spec.etcd.service);
+      // its last log lines (journald, else what the service manager shows), and whether the binary runs at all
+      const logs = await this.sh(
+        name,
+        step,
+        [
+          `out=$(journalctl -u ${svc} -n 20 --no-pager 2>/dev/null || true)`,
+          `case "$out" in '' | '-- No entries --') out=$(systemctl status ${svc} 2>&1 | tail -n 20 || true) ;; esac`,
+          `printf '%s\\n' "$out"`,
+          'rc=0; v=$(etcd --version 2>&1) || rc=$?',
+          'if [ "$rc" -ne 0 ]; then sig=; [ "$rc" -gt 128 ] && sig=" (SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128))))"; echo "etcd-dr:binary-fails exit $rc$sig $(printf %s "$v" | head -n 1)"; fi',
+        ].join('\n'),
+        20,
+      );
+      const lines = `${logs.stdout}${logs.stderr}`.trim().split('\n');
+      const broken = lines.find((l) => l.startsWith('etcd-dr:binary-fails '))?.slice('etcd-dr:binary-fails '.length).trim();
+      const tail = lines.filter((l) => l.trim() && !l.startsWith('etcd-dr:')).slice(-5).join(' | ');
+      throw new ApplyError(
+        `${name}: etcd is not running (it exited after the start)${broken ? `; \`etcd --version\` fails there too (${broken}): the etcd binary on ${name} is broken` : ''}${tail ? `; ${tail}` : ''}`,
+        broken ? `reinstall etcd on ${name} (the same version as the other members)` : `look at etcd's log on ${name}: journalctl -u ${spec.etcd.service}`,
+      );
     }
   }
 
@@ -416,7 +440,7 @@ export class Executor {
    * A promoted learner serves clients only once its own publish request returns. One made while it was a
    * learner catching up from the leader's snapshot is not answered (the member list may already show its
    * name) and is retried only after etcd's request timeout: 5 s + 2 x election timeout, 15 s with
-   * kubespray's settings. When the member fails one health check (1 s), restart its etcd so it
+   * kubespray's settings. When the member fails one health check (0.5 s), restart its etcd so it
    * publishes as the voter it is now: about a second instead of up to the request timeout. Only when the
    * quorum holds without it: 3 or more voting members, and etcd running on every other one.
    */
@@ -469,9 +493,14 @@ export class Executor {
   private joinFailure(step: Step, err: unknown): unknown {
     const m = step.join!;
     const lost = (err instanceof ConnectFailedError && err.node === m && !err.permanent) || (err instanceof ConnectionLostError && err.node === m && !err.reconnected);
-    if (!lost) return err;
-    const why = err instanceof ConnectFailedError ? err.detail : 'the connection dropped and could not be made again';
     const id = this.plan.runId;
+    if (!lost) {
+      // any other cause: say what the rollback means for what comes next
+      if (!(err instanceof ApplyError)) return err;
+      const next = `the join of ${m} was rolled back: once that is fixed, \`etcd-dr resume ${id}\` runs it again${this.plan.intent.kind === 'recover' ? ` (\`--exclude ${m}\` finishes without it)` : ''}`;
+      return new ApplyError(err.message, err.hint ? `${err.hint}; ${next}` : next);
+    }
+    const why = err instanceof ConnectFailedError ? err.detail : 'the connection dropped and could not be made again';
     return new ApplyError(
       `${m} cannot be reached (${why}) in step ${step.id} (${title(step)}); its join was rolled back as far as the node allowed, the members that serve keep serving`,
       this.plan.intent.kind === 'recover'

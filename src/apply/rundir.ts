@@ -63,7 +63,7 @@ export type JournalEvent =
       stdout: string;
       stderr: string;
     }
-  | { t: string; event: 'run-end'; outcome: 'done' | 'failed' | 'interrupted'; ms: number; error?: string };
+  | { t: string; event: 'run-end'; outcome: 'done' | 'failed' | 'interrupted' | 'refused'; ms: number; error?: string };
 
 type Without<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type JournalInput = Without<JournalEvent, 't'>;

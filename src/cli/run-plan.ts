@@ -128,7 +128,8 @@ export function pickRun(stateDir: string, runId?: string): RunDir {
     .filter((r) => {
       const ends = r.read().filter((e) => e.event === 'run-end' || e.event === 'run-start');
       const last = ends[ends.length - 1];
-      return last !== undefined && !(last.event === 'run-end' && last.outcome === 'done');
+      // done, or refused before it changed anything: not to be resumed
+      return last !== undefined && !(last.event === 'run-end' && (last.outcome === 'done' || last.outcome === 'refused'));
     });
   const run = unfinished[unfinished.length - 1];
   if (!run) throw new ExitError(`no unfinished run in ${join(stateDir, 'runs')}`, EXIT.badInput, 'name a run id, or give --state-dir where the run was started');

@@ -208,9 +208,9 @@ export function publishCommands(via: NodeSpec, j: NodeSpec): string[] {
   ];
 }
 
-/** One `endpoint health` of a member, answered within 1 s or taken as not serving (yet). */
+/** One `endpoint health` of a member, answered within 0.5 s or taken as not serving (yet): a serving member answers in milliseconds. */
 export function serveCheckScript(n: NodeSpec): string {
-  return [HEAD, `if ${etcdctlPrefix(n, undefined, 1000)} endpoint health >/dev/null 2>&1; then echo etcd-dr:healthy; else echo etcd-dr:not-serving; fi`].join('\n');
+  return [HEAD, `if ${etcdctlPrefix(n, undefined, 500)} endpoint health >/dev/null 2>&1; then echo etcd-dr:healthy; else echo etcd-dr:not-serving; fi`].join('\n');
 }
 
 /** Restart etcd without waiting for it (the wait is etcd's own health, polled by the next command). */

@@ -433,6 +433,14 @@ describe('security on the lab', () => {
       expect(lr.stderr).toContain(`run ${winner.id}`);
       // refused when it planned (the lock was there) or when it went for etcd1's lock (both planned at once)
       expect(lr.stderr).toMatch(/^etcd-dr: (another etcd-dr run holds the lock: etcd1 by run|etcd1: the etcd-dr lock is held by run) /m);
+      // a loser refused at its lock step changed nothing: its journal ends "refused", so a bare `resume`
+      // never picks its plan (only the dead winner's run is unfinished)
+      for (const id of readdirSync(join(s2, 'runs')).filter((d) => d !== winner.id)) {
+        const j = join(s2, 'runs', id, 'journal.jsonl');
+        if (!existsSync(j)) continue;
+        const ends = readFileSync(j, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; outcome?: string }).filter((e) => e.event === 'run-end');
+        expect(ends.at(-1)?.outcome).toBe('refused');
+      }
       // every lock is the dead winner's; the loser holds none
       for (const n of lab.nodes) expect(await inNode(n.name, 'cat /var/lib/etcd-dr/lock')).toContain(`run=${winner.id}\n`);
 
