@@ -4,7 +4,7 @@
 // baseline while doing more (a db copy to the bastion, learners, verification, journal).
 // Run as root after `npm run build`:  node bench/recover.mjs [--runs 3] [--etcd 3.4|3.5] [--address-base 127.0.25.]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,20 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+// where an etcd-dr run's time went, from its journal: start-up + facts + plan, the steps until the
+// survivor serves (its election), the member adds (etcd's 5 s connectivity rule), the waits for joiners
+function breakdown(stateDir, t0) {
+  const runs = join(stateDir, 'runs');
+  const id = readdirSync(runs).filter((d) => /^\d{8}T/.test(d)).sort().at(-1);
+  const ev = readFileSync(join(runs, id, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const done = ev.filter((e) => e.event === 'step-done');
+  const sum = (re) => done.filter((e) => re.test(e.step)).reduce((a, e) => a + e.ms, 0) / 1000;
+  const first = ev.find((e) => e.event === 'step-start');
+  const startup = (Date.parse(first.t) - (performance.timeOrigin + t0)) / 1000;
+  const restarts = done.filter((e) => e.data?.restartedToPublish).length;
+  return `(start-up+facts+plan ${startup.toFixed(1)}, starts ${sum(/^\d+-start-/) .toFixed(1)}, adds ${sum(/^\d+-add-/).toFixed(1)}, promotes ${sum(/^\d+-promote-/).toFixed(1)}, waits ${sum(/^\d+-wait-/).toFixed(1)} with ${restarts} restart(s), verify ${sum(/^\d+-verify/).toFixed(1)})`;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-bench-recover-'));
 const lab = await labUp({ dir, addressBase, nodes: 3, etcd, log: quiet });
@@ -62,7 +76,7 @@ try {
         continue;
       }
       results[who].push(s);
-      console.log(`run ${i} ${who.padEnd(8)} ${s.toFixed(2)} s`);
+      console.log(`run ${i} ${who.padEnd(8)} ${s.toFixed(2)} s${who === 'etcd-dr' ? `   ${breakdown(join(dir, 'state'), t0)}` : ''}`);
     }
   }
 } finally {
