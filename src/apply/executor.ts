@@ -120,7 +120,13 @@ export class Executor {
     if (r.code === 3 && word.startsWith('changed-since-plan')) {
       throw new RefusedError(`${node}: ${what}: the file changed since the plan was made (${word})`, 'make a new plan from the current state');
     }
-    throw new ApplyError(`${node}: ${what} failed: ${said}`, r.timedOut ? 'the node did not answer in time; check it, then `etcd-dr resume`' : 'fix the cause on the node, then `etcd-dr resume`');
+    const resume = `\`etcd-dr resume ${this.plan.runId}\``;
+    const hint = r.timedOut
+      ? `the node did not answer in time; check it, then ${resume}`
+      : word.startsWith('restore-failed')
+        ? `fix that on ${node} (a full disk: make room, the incomplete restore dir may go), then ${resume} restores again; the data dirs moved aside${this.plan.steps.some((x) => x.action.type === 'backup-db') ? " and the bastion's copy of the db" : ''} are untouched`
+        : `fix the cause on the node, then ${resume}`;
+    throw new ApplyError(`${node}: ${what} failed: ${said}`, hint);
   }
 
   private ops(via: string): Promise<EtcdOps> {

@@ -119,16 +119,16 @@ export function restoreScript(p: RestoreParams): string {
     // a scratch dir left by an interrupted attempt of this run is set aside, not reused or deleted
     'if [ -e "$scratch" ]; then mv "$scratch" "$scratch.interrupted.$(date +%s)"; fi',
     // a failed restore says why and how much room it needs; its incomplete scratch dir stays for the user to look at
+    `parent=$(dirname "$data"); db=${q(p.db)}`,
+    `free=$(df -Pk "$parent" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }' || true)`,
     'if out=$(',
     `${restore} 2>&1`,
     `); then printf '%s\\n' "$out" >&2; else`,
     `  rc=$?; printf '%s\\n' "$out" >&2`,
-    `  parent=$(dirname "$data"); db=${q(p.db)}`,
-    `  free=$(df -Pk "$parent" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }' || true)`,
     `  part=$(du -sk "$scratch" 2>/dev/null | awk '{ print int($1 / 1024) }' || true)`,
     // the restored db is about as large as the snapshot, and the restore preallocates a 64 MB WAL file
     `  need=$(( $(stat -c %s "$db" 2>/dev/null || echo 0) / 1048576 + 62 ))`,
-    `  echo "etcd-dr:restore-failed (exit $rc) $(printf '%s\\n' "$out" | tail -n 1); $parent has \${free:-?} MiB free and this restore needs about $need MiB (the db and a 64 MB WAL); the incomplete $scratch (\${part:-?} MiB) may be removed" >&2`,
+    `  echo "etcd-dr:restore-failed (exit $rc) $(printf '%s\\n' "$out" | tail -n 1); $parent had \${free:-?} MiB free and this restore needs about $need MiB (the db and a 64 MB WAL); the incomplete $scratch (\${part:-?} MiB) may be removed" >&2`,
     '  exit 1',
     'fi',
     'chmod 0700 "$scratch"',
