@@ -23,7 +23,8 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     'export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"',
     // stdout and stderr of each section are kept apart (etcdctl logs warnings on stderr next to its JSON)
     'exec 4>&1',
-    `sec() { name=$1; shift; err=$( { out=$("$@"; r=$?; printf x; exit $r); rc=$?; out=\${out%x}; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)" >&4; } 2>&1 ); printf '${SECTION_PREFIX}%s.err 0 %s\\n' "$name" "$(printf %s "$err" | base64 -w0)"; }`,
+    // sec returns the section's exit code, so the probe can skip what cannot answer
+    `sec() { name=$1; shift; err=$( { out=$("$@"; r=$?; printf x; exit $r); rc=$?; out=\${out%x}; printf '${SECTION_PREFIX}%s %s %s\\n' "$name" "$rc" "$(printf %s "$out" | base64 -w0)" >&4; exit $rc; } 2>&1 ); rc=$?; printf '${SECTION_PREFIX}%s.err 0 %s\\n' "$name" "$(printf %s "$err" | base64 -w0)"; return $rc; }`,
     `sec service systemctl is-active ${q(n.etcd.service)}`,
     'sec proc pgrep -x etcd',
     'sec etcd_version etcd --version',
@@ -37,10 +38,15 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* 2>/dev/null || true')} _ ${data}`,
     `sec lock cat ${q(o.lockFile)}`,
     `if systemctl is-active -q ${q(n.etcd.service)} || pgrep -x etcd >/dev/null; then`,
-    `  sec endpoint_status ${ctl} endpoint status -w json`,
-    `  sec member_list ${ctl} member list -w json`,
-    `  sec alarms ${ctl} alarm list`,
-    `  sec health ${ctl} endpoint health`,
+    // a member that does not answer its status (starting, not yet published) would make each of the
+    // next calls wait out its own timeout too: one timeout is enough to say it does not serve
+    `  if sec endpoint_status ${ctl} endpoint status -w json; then`,
+    `    sec member_list ${ctl} member list -w json`,
+    `    sec alarms ${ctl} alarm list`,
+    `    sec health ${ctl} endpoint health`,
+    '  else',
+    `    sec health sh -c 'echo "etcd runs but does not answer its endpoint status (not serving yet, or stuck)" >&2; exit 1'`,
+    '  fi',
     `elif [ -f ${data}/member/snap/db ]; then`,
     // a stopped member's db is read read-only; etcdutl is the tool from 3.5 on
     `  if command -v etcdutl >/dev/null 2>&1; then sec snapshot_status etcdutl snapshot status ${data}/member/snap/db -w json;`,
