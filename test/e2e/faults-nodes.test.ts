@@ -1,0 +1,496 @@
+/**
+ * Faults during a run, the nodes' side (issue #7): something goes wrong on a node while etcd-dr recovers a
+ * 3-node etcd 3.4 lab that holds data. Each fault has a lab of its own (127.0.62.x to 127.0.66.x), built,
+ * loaded, broken (every member stopped) and recovered with the fault injected at a moment found from the
+ * run's journal or from what runs on the node, never from a fixed delay:
+ *
+ * 1. the SSH connection of etcd-dr to a node is cut while a command runs there (its sshd session killed
+ *    during a wait for etcd to serve): the step runs again after reconnecting, and the recovery completes;
+ * 2. a joiner is powered off during its join: the run stops naming it, the survivor serves on, and
+ *    `resume --exclude` finishes with the smaller cluster;
+ * 3. a joiner's etcd binary is broken: its join is rolled back with an error that says so, the others keep
+ *    their quorum and every key, and `resume` finishes once the binary is back;
+ * 4. the survivor's /var/lib is full (a small tmpfs inside that node): the restore fails saying how much room
+ *    it needs, nothing is deleted, and `resume` finishes once the disk has room;
+ * 5. the restored survivor takes longer to serve than --healthy-timeout: the error names the step, the node
+ *    and the timeout, nothing else happened, and `resume` finishes once etcd serves.
+ *
+ * Every fault ends with every key written before it back unchanged. Each one is a row of docs/faults.md,
+ * filled from what the test saw.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JournalEvent } from '../../src/apply/rundir.js';
+import {
+  breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, resizeNodeTmpfs, type LabState,
+} from '../../src/lab/index.js';
+import type { Plan } from '../../src/plan/types.js';
+import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
+import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+
+const T = 300_000;
+const KEYS = 2000;
+const MIB = 3;
+const ALL = ['etcd1', 'etcd2', 'etcd3'];
+
+const table = new FaultTable('nodes', 'Node-side faults during a run');
+const suiteStart = Date.now();
+let etcdVersion = '';
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------------
+// labs, runs and their journals
+
+const labs = new Set<LabState>();
+/** state dirs of the runs (journals, plans, db copies): removed after the suite */
+const states: string[] = [];
+
+/** A loaded 3-node lab of its own with every member stopped, and every key it held. */
+async function brokenLab(base: string): Promise<{ lab: LabState; before: Map<string, string>; state: string }> {
+  const lab = await startLab(base);
+  labs.add(lab);
+  if (!etcdVersion) etcdVersion = await labEtcdVersion(lab);
+  await loadKeys(lab, { keys: KEYS, mb: MIB });
+  const before = await keysOf(lab, 'etcd1');
+  expect(before.size).toBe(KEYS + MIB);
+  await breakAllDown(lab);
+  const state = tempDir('etcd-dr-faults-nodes-');
+  states.push(state);
+  return { lab, before, state };
+}
+
+async function dropLab(lab: LabState): Promise<void> {
+  labs.delete(lab);
+  await stopLab(lab);
+}
+
+interface Summary {
+  runId: string;
+  members: string[];
+  verification: { hashkv: { revision: number; hashes: Record<string, number> }; keys: { count: number } };
+}
+
+/** The last JSON document on stdout (the plan may be printed before the summary). */
+function summaryOf(r: CliRun): Summary | undefined {
+  if (r.code !== 0) return undefined;
+  const at = r.stdout.lastIndexOf('\n{\n');
+  return JSON.parse(at < 0 ? r.stdout : r.stdout.slice(at + 1)) as Summary;
+}
+
+const recover = (lab: LabState, state: string, extra: string[] = []) => runCli(['recover', '-i', lab.inventoryPath, '--state-dir', state, '--yes', '--json', ...extra]);
+const resume = (lab: LabState, state: string, extra: string[] = []) => runCli(['resume', '-i', lab.inventoryPath, '--state-dir', state, '--json', ...extra]);
+
+function runDir(state: string): string | undefined {
+  const root = join(state, 'runs');
+  if (!existsSync(root)) return undefined;
+  const id = readdirSync(root).filter((d) => /^\d{8}T/.test(d)).sort().pop();
+  return id ? join(root, id) : undefined;
+}
+
+function journal(state: string): JournalEvent[] {
+  const dir = runDir(state);
+  if (!dir || !existsSync(join(dir, 'journal.jsonl'))) return [];
+  return readFileSync(join(dir, 'journal.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as JournalEvent];
+      } catch {
+        return []; // a line being written
+      }
+    });
+}
+
+function planOf(state: string): Plan {
+  return JSON.parse(readFileSync(join(runDir(state)!, 'plan.json'), 'utf8')) as Plan;
+}
+
+/** Waits until the run's journal has an event `match` accepts (polled every 25 ms), or the run ended. */
+async function journalEvent(state: string, match: (e: JournalEvent) => boolean, running: () => boolean, timeoutMs = 120_000): Promise<JournalEvent> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const e = journal(state).find(match);
+    if (e) return e;
+    if (!running()) throw new Error(`the run ended before the journal showed what the fault waits for: ${JSON.stringify(journal(state).slice(-3))}`);
+    if (Date.now() > until) throw new Error(`the journal did not show it within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
+const stepStart = (suffix: string) => (e: JournalEvent) => e.event === 'step-start' && e.step.endsWith(suffix);
+
+/** Starts a CLI run in this process and tells whether it is still running. */
+function background(p: Promise<CliRun>): { result: Promise<CliRun>; running: () => boolean } {
+  let done = false;
+  const result = p.finally(() => (done = true));
+  return { result, running: () => !done };
+}
+
+/** Waits until the member on `node` answers `endpoint health` (a linearizable read); ms it took. */
+async function serves(lab: LabState, node: string, timeoutMs = 90_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await etcdctlInNode(lab, node, ['endpoint', 'health', '--command-timeout=3s'], { timeout: 30 });
+    if (r.code === 0) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${node} does not serve after ${timeoutMs} ms: ${r.stderr.trim()}`);
+    await sleep(250);
+  }
+}
+
+/** What the cluster looks like through `via`: members, all started voters, env files naming them, keys lost. */
+async function clusterState(lab: LabState, via: string, before: Map<string, string>, expected: string[]) {
+  const list = await membersOf(lab, via);
+  const names = list.map((m) => m.name).sort();
+  const voting = list.every((m) => m.started && !m.isLearner);
+  const cluster = lab.nodes.filter((n) => expected.includes(n.name)).map((n) => `${n.name}=https://${n.address}:2380`).join(',');
+  const envOk = (await Promise.all(expected.map((m) => fileIn(lab, m, '/etc/etcd.env')))).every((t) => t.includes(`ETCD_INITIAL_CLUSTER=${cluster}\n`) && t.includes('ETCD_INITIAL_CLUSTER_STATE=existing\n'));
+  const after = await keysOf(lab, via);
+  const lost = lostOrChanged(before, after).length;
+  const ok = names.join(',') === [...expected].sort().join(',') && voting && envOk && lost === 0;
+  return { ok, names, voting, envOk, lost, keys: after.size, text: `members ${names.join(', ')}${voting ? ' (all voting)' : ' (NOT all started voters)'}, env files ${envOk ? 'agree' : 'DISAGREE'}, ${after.size} keys, ${lost} of ${before.size} lost or changed` };
+}
+
+/** The error etcd-dr ended with (its last `etcd-dr:` line), and its hint. */
+function errorOf(r: CliRun): { message: string; hint: string } {
+  const lines = r.stderr.split('\n');
+  let at = -1;
+  lines.forEach((l, i) => {
+    if (l.startsWith('etcd-dr: ') && !/^etcd-dr: (\d+ steps|resuming|run |note:)/.test(l)) at = i;
+  });
+  const message = at < 0 ? '' : lines[at]!.slice('etcd-dr: '.length);
+  const hint = at < 0 ? '' : (lines[at + 1] ?? '').replace(/^\s*→\s*/, '');
+  return { message, hint };
+}
+
+/** Collects what did not hold, so the row can say so before the test fails on it. */
+class Checks {
+  readonly misses: string[] = [];
+  need(ok: boolean, what: string): boolean {
+    if (!ok) this.misses.push(what);
+    return ok;
+  }
+  get ok(): boolean {
+    return this.misses.length === 0;
+  }
+}
+
+const cut = (s: string, n = 240) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+// ---------------------------------------------------------------------------------------------------
+// node-side tools: the etcd binary swapped in one node's mount namespace only
+
+/**
+ * Replaces the etcd binary inside one node by a bind mount over it (the real one stays reachable at
+ * /run/etcd-dr-test/etcd): `broken` is a truncated copy, as after a failed upgrade (it dies with SIGSEGV);
+ * `gated` is a wrapper that answers --version at once but starts etcd only once /run/etcd-dr-test/go exists.
+ */
+async function swapEtcd(lab: LabState, node: string, how: 'broken' | 'gated'): Promise<void> {
+  const replacement =
+    how === 'broken'
+      ? 'head -c 4000000 /run/etcd-dr-test/etcd > /run/etcd-dr-test/replacement'
+      : [
+          "printf '%s\\n' '#!/bin/sh'",
+          "'case \"$1\" in --version) exec /run/etcd-dr-test/etcd \"$@\" ;; esac'",
+          "'while [ ! -e /run/etcd-dr-test/go ]; do sleep 0.2; done'",
+          "'exec /run/etcd-dr-test/etcd \"$@\"' > /run/etcd-dr-test/replacement",
+        ].join(' ');
+  const script = [
+    'set -eu',
+    'real=$(readlink -f "$(command -v etcd)")',
+    'mkdir -p /run/etcd-dr-test',
+    ': > /run/etcd-dr-test/etcd',
+    'mount --bind "$real" /run/etcd-dr-test/etcd',
+    replacement,
+    'chmod 0755 /run/etcd-dr-test/replacement',
+    'mount --bind /run/etcd-dr-test/replacement "$real"',
+  ].join('\n');
+  const r = await labExec(lab, node, ['sh', '-c', script]);
+  expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: '' });
+}
+
+/** The node's own etcd binary back in place. */
+async function restoreEtcd(lab: LabState, node: string): Promise<void> {
+  const r = await labExec(lab, node, ['sh', '-c', 'set -eu\nreal=$(readlink -f "$(command -v etcd)")\numount "$real"\numount -l /run/etcd-dr-test/etcd\netcd --version | head -n 1']);
+  expect(r.stdout).toMatch(/^etcd Version: /);
+}
+
+const sha256In = async (lab: LabState, node: string, path: string) => (await labExec(lab, node, ['sha256sum', path])).stdout.split(' ')[0] ?? `(${path} unreadable)`;
+
+// ---------------------------------------------------------------------------------------------------
+
+afterAll(async () => {
+  for (const lab of [...labs]) await dropLab(lab);
+  for (const s of states) rmSync(s, { recursive: true, force: true });
+  table.save({
+    etcd: etcdVersion,
+    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x (one lab per fault)',
+    data: `${KEYS} keys + ${MIB} × 1 MiB values`,
+    'suite time': sec(Date.now() - suiteStart),
+  });
+}, T);
+
+describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
+  it('the SSH connection to a node is cut while a command runs there: the step runs again, the recovery completes', async () => {
+    const { lab, before, state } = await brokenLab('127.0.62.');
+    const run = background(recover(lab, state));
+    await journalEvent(state, (e) => e.event === 'run-start', run.running);
+    const survivor = planOf(state).survivor!.name;
+    // once the survivor is started, cut etcd-dr's connection under the first wait for etcd to serve found on any node
+    await journalEvent(state, stepStart(`-start-${survivor}`), run.running);
+    const killScript = [
+      // the wait script is the one that can time out (the one-shot serve check cannot)
+      "for p in $(pgrep -f 'etcd-dr:timeou[t]'); do",
+      '  pp=$(ps -o ppid= -p "$p" | tr -d " ")',
+      '  args=$(ps -o args= -p "$pp")',
+      '  case "$args" in',
+      '    "sshd: "*@notty) kill -9 "$pp" && echo "$pp|$args|$p"; exit 0 ;;',
+      '  esac',
+      'done',
+      'exit 1',
+    ].join('\n');
+    let killed: { node: string; sshd: string; args: string; script: string; at: number } | undefined;
+    const until = Date.now() + 90_000;
+    while (!killed && run.running() && Date.now() < until) {
+      const tries = await Promise.all(ALL.map(async (n) => ({ n, r: await labExec(lab, n, ['sh', '-c', killScript], { timeout: 30 }) })));
+      const hit = tries.find((t) => t.r.code === 0);
+      if (hit) {
+        const [sshd = '', args = '', script = ''] = hit.r.stdout.trim().split('|');
+        killed = { node: hit.n, sshd, args, script, at: Date.now() };
+      }
+    }
+    const r = await run.result;
+    const events = journal(state);
+    const retry = events.find((e): e is Extract<JournalEvent, { event: 'step-retry' }> => e.event === 'step-retry');
+    const stepDone = retry ? events.find((e): e is Extract<JournalEvent, { event: 'step-done' }> => e.event === 'step-done' && e.step === retry.step) : undefined;
+    // the repeated step re-ran its check on the node: commands of that step on that node after the retry
+    const rechecks = retry ? events.slice(events.indexOf(retry)).filter((e) => e.event === 'command' && e.step === retry.step && e.node === retry.node).length : 0;
+    const cluster = await clusterState(lab, 'etcd3', before, ALL);
+    const s = summaryOf(r);
+    const c = new Checks();
+    c.need(killed !== undefined, 'an sshd session serving a wait was found and killed');
+    c.need(retry !== undefined && retry.node === killed?.node, 'the journal has a step-retry on the node whose session was killed');
+    c.need(stepDone !== undefined, 'the retried step is done');
+    c.need(rechecks >= 1, 'the step ran its commands again on that node');
+    c.need(r.code === 0, `recover exits 0 (exit ${r.code}: ${cut(errorOf(r).message)})`);
+    c.need(new Set(Object.values(s?.verification.hashkv.hashes ?? {})).size === 1 && Object.keys(s?.verification.hashkv.hashes ?? {}).length === 3, 'hashkv equal on 3 members');
+    c.need(cluster.ok, 'cluster: 3 voting members, env files, every key');
+    table.add({
+      fault: `SSH connection cut mid-command: etcd-dr's sshd session on ${killed?.node ?? '?'} (${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}) SIGKILLed while it ran step ${retry?.step ?? '?'}'s wait for etcd to serve (script pid ${killed?.script ?? '?'})`,
+      expected: 'the step is repeated after reconnecting (it checks before it acts), the journal records that its first attempt has an unknown outcome; the recovery completes with every key',
+      seen:
+        `journal: step-retry of ${retry?.step ?? '(none)'} on ${retry?.node ?? '?'} ("${cut(retry?.error.split('`')[0] ?? '', 80)}…"), ${rechecks} command(s) of the step run again there, then step-done "${stepDone?.outcome ?? '-'}" after ${stepDone ? sec(stepDone.ms) : '-'}; ` +
+        `recover exit ${r.code}; ${cluster.text}; hashkv ${new Set(Object.values(s?.verification.hashkv.hashes ?? {})).size === 1 ? 'equal' : 'DIFFERS'} at revision ${s?.verification.hashkv.revision ?? '-'}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it('a joiner is powered off during its join: the run stops naming it, the survivor serves, `resume --exclude` finishes smaller', async () => {
+    const { lab, before, state } = await brokenLab('127.0.63.');
+    const run = background(recover(lab, state));
+    await journalEvent(state, (e) => e.event === 'run-start', run.running);
+    const plan = planOf(state);
+    const survivor = plan.survivor!.name;
+    const victim = plan.finalMembers.filter((m) => m !== survivor).pop()!;
+    // the last joiner loses power while its member-add runs (etcd makes that step wait ~5 s for the new voters)
+    const during = await journalEvent(state, stepStart(`-add-${victim}`), run.running);
+    await powerOff(lab, victim);
+    const r = await run.result;
+    const err = errorOf(r);
+    const events = journal(state);
+    const failed = events.find((e): e is Extract<JournalEvent, { event: 'step-failed' }> => e.event === 'step-failed');
+    const rollback = events.find((e): e is Extract<JournalEvent, { event: 'rollback' }> => e.event === 'rollback');
+    const health = await etcdctlInNode(lab, survivor, ['endpoint', 'health', '--command-timeout=5s'], { timeout: 30 });
+    const between = lostOrChanged(before, await keysOf(lab, survivor)).length;
+    const betweenMembers = (await membersOf(lab, survivor)).map((m) => m.name).sort();
+
+    const res = await resume(lab, state, ['--exclude', victim]);
+    const s = summaryOf(res);
+    const amended = journal(state).find((e): e is Extract<JournalEvent, { event: 'plan-amended' }> => e.event === 'plan-amended');
+    const keep = plan.finalMembers.filter((m) => m !== victim);
+    const cluster = await clusterState(lab, survivor, before, keep);
+    const c = new Checks();
+    c.need(r.code === 1, `recover exits 1 (exit ${r.code})`);
+    c.need(err.message.startsWith(`${victim} cannot be reached`) && err.message.includes(failed?.step ?? '?'), 'the error names the node and the step');
+    c.need(err.hint.includes(`--exclude ${victim}`) && err.hint.includes('resume'), 'the hint gives both ways on');
+    c.need(rollback !== undefined && rollback.detail.includes(`removed ${victim} from the membership`) && !rollback.detail.startsWith(`removed ${victim} from the membership FAILED`), 'the rollback removed it from the membership');
+    c.need(health.code === 0, `the survivor serves (${cut(health.stdout.trim() || health.stderr.trim())})`);
+    c.need(between === 0 && !betweenMembers.includes(victim), 'between the runs: every key on the survivor, the victim not a member');
+    c.need(res.code === 0, `resume --exclude exits 0 (exit ${res.code}: ${cut(errorOf(res).message)})`);
+    c.need(amended !== undefined && existsSync(amended.previousPlan), 'the journal records the amended plan, the one the run started with kept beside');
+    c.need(JSON.stringify(s?.members) === JSON.stringify(keep), `the run ends with ${keep.join(', ')}`);
+    c.need(cluster.ok, `cluster: ${keep.length} voting members, env files, every key`);
+    table.add({
+      fault: `joiner ${victim} powered off (lab power-off) while step ${during.event === 'step-start' ? during.step : '?'} ran; the run then needs it for ${failed?.step ?? '?'}`,
+      expected: `the run stops with an error naming ${victim} and the step, its join rolled back, the survivor serving; \`resume --exclude ${victim}\` finishes with the smaller cluster and every key`,
+      seen:
+        `recover exit ${r.code}: "${cut(err.message, 300)}" → "${cut(err.hint, 200)}"; rollback: ${cut(rollback?.detail ?? '(none)', 200)}; ` +
+        `${survivor} endpoint health exit ${health.code}, ${before.size - between}/${before.size} keys, members ${betweenMembers.join(', ')}; ` +
+        `resume --exclude ${victim} exit ${res.code} (${amended?.changes.length ?? 0} plan changes journaled as plan-amended), summary members ${s?.members.join(', ') ?? '-'}; ${cluster.text}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it("a joiner's etcd binary is broken: its join is rolled back, quorum and keys kept; `resume` finishes once it is fixed", async () => {
+    const { lab, before, state } = await brokenLab('127.0.64.');
+    const run = background(recover(lab, state));
+    // the plan is made (every node probed) before the binary breaks: the fault comes during the run
+    await journalEvent(state, stepStart('-lock'), run.running);
+    const plan = planOf(state);
+    const survivor = plan.survivor!.name;
+    const victim = plan.finalMembers.filter((m) => m !== survivor).pop()!;
+    await swapEtcd(lab, victim, 'broken');
+    const r = await run.result;
+    const err = errorOf(r);
+    const events = journal(state);
+    const failed = events.find((e): e is Extract<JournalEvent, { event: 'step-failed' }> => e.event === 'step-failed');
+    const rollback = events.find((e): e is Extract<JournalEvent, { event: 'rollback' }> => e.event === 'rollback');
+    const others = plan.finalMembers.filter((m) => m !== victim);
+    // members that joined before serve once etcd has published them (up to its request timeout)
+    const waits = await Promise.all(others.map((m) => serves(lab, m)));
+    const members = await membersOf(lab, survivor);
+    const keysEach = await Promise.all(others.map(async (m) => lostOrChanged(before, await keysOf(lab, m)).length));
+    const victimState = (await labExec(lab, victim, ['systemctl', 'is-active', 'etcd'])).stdout.trim();
+
+    await restoreEtcd(lab, victim);
+    const res = await resume(lab, state);
+    const s = summaryOf(res);
+    const cluster = await clusterState(lab, victim, before, ALL);
+    const c = new Checks();
+    c.need(r.code === 1, `recover exits 1 (exit ${r.code})`);
+    c.need(err.message.includes(`${victim}: etcd is not running`) && err.message.includes('SIGSEGV') && err.message.includes('binary'), 'the error says etcd died and its binary fails');
+    c.need(err.hint.includes(`reinstall etcd on ${victim}`) && err.hint.includes('rolled back') && err.hint.includes('etcd-dr resume'), 'the hint says what to do and that resume runs the join again');
+    c.need(
+      failed?.step.includes(victim) === true &&
+        rollback !== undefined &&
+        rollback.detail.startsWith(`removed ${victim} from the membership; stopped etcd on ${victim};`) &&
+        rollback.detail.includes('set /var/lib/etcd aside') &&
+        !rollback.detail.includes('FAILED'),
+      'the join is rolled back completely',
+    );
+    c.need(members.map((m) => m.name).sort().join(',') === [...others].sort().join(',') && members.every((m) => m.started && !m.isLearner), `members ${others.join(', ')}, all voting`);
+    c.need(keysEach.every((n) => n === 0), 'every key on every remaining member');
+    c.need(victimState !== 'active' && victimState !== 'activating', `etcd is not running on ${victim}`);
+    c.need(res.code === 0, `resume exits 0 (exit ${res.code}: ${cut(errorOf(res).message)})`);
+    c.need(JSON.stringify(s?.members) === JSON.stringify(ALL) && cluster.ok, 'cluster: 3 voting members, env files, every key');
+    table.add({
+      fault: `etcd binary of joiner ${victim} broken during the run (a truncated copy bind-mounted over it inside the node: it dies with SIGSEGV)`,
+      expected: 'the join is rolled back (member removed, etcd stopped, data dir set aside); the error says etcd died and its binary fails, and what to do; the other members keep their quorum and every key; `resume` finishes once the binary is fixed',
+      seen:
+        `recover exit ${r.code} in ${failed?.step ?? '?'}: "${cut(err.message, 190)}" → "${cut(err.hint, 260)}"; rollback: ${rollback?.detail ?? '(none)'}; ` +
+        `${others.join(', ')} serve (after ${waits.map(sec).join(', ')}), members ${members.map((m) => `${m.name}${m.isLearner ? ' (learner)' : ''}`).sort().join(', ')}, keys lost or changed ${keysEach.join(', ')}; etcd on ${victim}: ${victimState}; ` +
+        `binary restored, resume exit ${res.code}; ${cluster.text}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it("the survivor's /var/lib is full: the restore fails saying so, nothing is deleted, `resume` finishes once there is room", async () => {
+    const { lab, before, state } = await brokenLab('127.0.65.');
+    const survivor = 'etcd1';
+    const db = '/var/lib/etcd/member/snap/db';
+    const dbSha = Object.fromEntries(await Promise.all(ALL.map(async (n) => [n, await sha256In(lab, n, db)] as const)));
+    const dbKiB = Number((await labExec(lab, survivor, ['du', '-k', '--apparent-size', db])).stdout.split('\t')[0]);
+    const holds = (await labExec(lab, survivor, ['sh', '-c', 'du -sk /var/lib/etcd /var/lib/etcd-dr 2>/dev/null | awk "{ s += \\$1 } END { print s }"'])).stdout.trim();
+    // a /var/lib that holds the data dir and has room for half the db: the restore cannot write a copy of it
+    const small = await mountNodeTmpfs(lab, survivor, '/var/lib', { sizeKiB: Number(holds) + Math.floor(dbKiB / 2), carry: ['etcd', 'etcd-dr'] });
+    const planFile = join(state, 'plan.json');
+    const p = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--state-dir', state, '-o', planFile]);
+    expect(p.code).toBe(0);
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
+    const r = await runCli(['apply', planFile, '-i', lab.inventoryPath, '--state-dir', state, '--yes', '--json']);
+    const err = errorOf(r);
+    const events = journal(state);
+    const failed = events.find((e): e is Extract<JournalEvent, { event: 'step-failed' }> => e.event === 'step-failed');
+    const asideSha = Object.fromEntries(await Promise.all(ALL.map(async (n) => [n, await sha256In(lab, n, `/var/lib/etcd.etcd-dr-${plan.runId}/member/snap/db`)] as const)));
+    const left = (await labExec(lab, survivor, ['sh', '-c', 'ls -1 /var/lib; systemctl is-active etcd || true'])).stdout.trim().split('\n');
+    const backup = plan.steps.find((s) => s.action.type === 'backup-db');
+    const backupPath = backup?.action.type === 'backup-db' ? backup.action.localPath : '';
+    const backupSha = backupPath && existsSync(`${backupPath}.sha256`) ? readFileSync(`${backupPath}.sha256`, 'utf8').split(' ')[0] : '(none)';
+    const full = await nodeDiskUsage(lab, survivor, '/var/lib');
+
+    // room is made (the disk grows); the same run goes on
+    const grown = await resizeNodeTmpfs(lab, survivor, '/var/lib', small.sizeKiB + 300 * 1024);
+    const res = await resume(lab, state);
+    const s = summaryOf(res);
+    const cluster = await clusterState(lab, survivor, before, ALL);
+    const kept = (await labExec(lab, survivor, ['sh', '-c', 'ls -1d /var/lib/etcd.etcd-dr-*'])).stdout.trim().split('\n');
+    const c = new Checks();
+    c.need(plan.survivor?.name === survivor, `the plan restores from ${survivor}`);
+    c.need(r.code === 1 && failed?.step.endsWith(`restore-${survivor}`) === true, `apply exits 1 in the restore step (exit ${r.code}, ${failed?.step ?? 'no step failed'})`);
+    c.need(/no space left on device/.test(err.message) && /\/var\/lib had \d+ MiB free and this restore needs about \d+ MiB/.test(err.message) && err.message.includes('may be removed'), 'the error says the disk is full, how much room the restore needs, what it left');
+    c.need(err.hint.includes('make room') && err.hint.includes(`etcd-dr resume ${plan.runId}`) && err.hint.includes('untouched'), 'the hint says to make room and resume, and that nothing was touched');
+    c.need(ALL.every((n) => asideSha[n] === dbSha[n]), 'every data dir moved aside, its db unchanged');
+    c.need(backupSha === dbSha[survivor], "the bastion's copy of the survivor's db matches it");
+    c.need(!left.includes('etcd') && left.some((l) => l.endsWith('-restoring')) && !left.includes('active'), 'no data dir in place, the incomplete restore beside, etcd not running');
+    c.need(res.code === 0, `resume exits 0 (exit ${res.code}: ${cut(errorOf(res).message)})`);
+    c.need(JSON.stringify(s?.members) === JSON.stringify(ALL) && cluster.ok, 'cluster: 3 voting members, env files, every key');
+    c.need(kept.some((k) => k.endsWith(`etcd-dr-${plan.runId}`)) && kept.some((k) => /-restoring\.interrupted\.\d+$/.test(k)), 'after the resume: the old data dir and the failed restore both kept');
+    table.add({
+      fault: `${survivor}'s /var/lib full: a ${Math.round(small.sizeKiB / 1024)} MiB tmpfs inside the node holding its data dir with ${Math.round(small.freeKiB / 1024)} MiB free, for a ${Math.round(dbKiB / 1024)} MiB db`,
+      expected: "the restore fails with an error that says the disk is full and how much room it needs; nothing is deleted (every data dir moved aside intact, the bastion copy matching); `resume` finishes once the disk has room",
+      seen:
+        `apply exit ${r.code} in ${failed?.step ?? '?'}: "${cut(err.message.replace(/^.*?etcd-dr:restore-failed /, '… '), 330)}" → "${cut(err.hint, 220)}"; ` +
+        `db sha256 before = moved-aside copy on ${ALL.filter((n) => asideSha[n] === dbSha[n]).join(', ')}, bastion copy ${backupSha === dbSha[survivor] ? 'matches' : 'DIFFERS'}; ${survivor}'s /var/lib: ${left.filter((l) => l !== 'inactive').join(', ')} (${full.freeKiB} KiB free); ` +
+        `disk grown to ${Math.round(grown.sizeKiB / 1024)} MiB, resume exit ${res.code}; ${cluster.text}; kept: ${kept.map((k) => k.replace(/^\/var\/lib\//, '')).join(', ')}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it('the restored survivor is slower to serve than --healthy-timeout: a timeout naming the step and node, nothing else done; `resume` finishes', async () => {
+    const { lab, before, state } = await brokenLab('127.0.66.');
+    const timeout = 10;
+    // etcd on the survivor starts only when the test lets it: longer than the timeout
+    await swapEtcd(lab, 'etcd1', 'gated');
+    const t0 = Date.now();
+    const r = await recover(lab, state, ['--healthy-timeout', String(timeout)]);
+    const took = Date.now() - t0;
+    const err = errorOf(r);
+    const plan = planOf(state);
+    const survivor = plan.survivor!.name;
+    const events = journal(state);
+    const failed = events.find((e): e is Extract<JournalEvent, { event: 'step-failed' }> => e.event === 'step-failed');
+    const started = events.filter((e) => e.event === 'step-start').map((e) => (e as { step: string }).step);
+    const states = Object.fromEntries(await Promise.all(ALL.map(async (n) => [n, (await labExec(lab, n, ['systemctl', 'is-active', 'etcd'])).stdout.trim()] as const)));
+
+    // etcd gets going; once it serves, the same run goes on
+    expect((await labExec(lab, survivor, ['touch', '/run/etcd-dr-test/go'])).code).toBe(0);
+    const waited = await serves(lab, survivor);
+    const res = await resume(lab, state);
+    const s = summaryOf(res);
+    const cluster = await clusterState(lab, survivor, before, ALL);
+    const c = new Checks();
+    c.need(survivor === 'etcd1', 'the plan restores from etcd1 (whose etcd is slow)');
+    c.need(r.code === 1, `recover exits 1 (exit ${r.code})`);
+    c.need(failed?.step.endsWith(`start-${survivor}`) === true && failed.ms >= timeout * 1000, `the start step fails after at least ${timeout} s`);
+    c.need(
+      err.message.startsWith(`${survivor}: etcd did not serve within ${timeout} s; step ${failed?.step ?? '?'} (`) && err.message.includes('(service activating)'),
+      'the error names the node, the timeout, the step, and says the service is still starting',
+    );
+    c.need(err.hint.includes(`etcd-dr resume ${plan.runId}`) && err.hint.includes('--healthy-timeout'), 'the hint says how to go on');
+    c.need(started[started.length - 1] === failed?.step && !started.some((x) => /-add-/.test(x)), 'no step after it started: no member was added');
+    c.need(states[survivor] === 'activating' && ALL.filter((n) => n !== survivor).every((n) => states[n] === 'inactive'), 'etcd still starting on the survivor, stopped elsewhere');
+    c.need(res.code === 0, `resume exits 0 (exit ${res.code}: ${cut(errorOf(res).message)})`);
+    c.need(JSON.stringify(s?.members) === JSON.stringify(ALL) && cluster.ok, 'cluster: 3 voting members, env files, every key');
+    table.add({
+      fault: `etcd on the survivor ${survivor} slower to serve than --healthy-timeout ${timeout} (a wrapper bind-mounted over its binary holds the start until the test lets it go)`,
+      expected: 'the run stops with a timeout error naming the step, the node and the timeout; nothing after the step ran; `resume` finishes once etcd serves',
+      seen:
+        `recover exit ${r.code} after ${sec(took)} (step ${failed?.step ?? '?'} failed after ${failed ? sec(failed.ms) : '-'}): "${cut(err.message, 330)}" → "${cut(err.hint, 260)}"; ` +
+        `last step started ${started[started.length - 1] ?? '-'}; etcd: ${ALL.map((n) => `${n} ${states[n]}`).join(', ')}; ` +
+        `released, ${survivor} served ${sec(waited)} later; resume exit ${res.code}; ${cluster.text}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+});
