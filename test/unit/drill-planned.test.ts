@@ -15,6 +15,7 @@ import { planReplace, planScaleIn, planScaleOut } from '../../src/plan/scale.js'
 import type { Plan } from '../../src/plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, inventory, node, type NodeOpts } from '../support/facts.js';
+import { refusal } from '../support/plan-helpers.js';
 
 const RUN = '20261124-200000-ab12';
 
@@ -39,15 +40,6 @@ function ran(plan: Plan, ms = 100, leader: 'done' | 'already' = 'done'): RunResu
   return { runId: plan.runId, outcome: 'done', ms: ms * steps.length + 7, steps };
 }
 
-function refusal(f: () => unknown): RefusedError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefusedError);
-    return e as RefusedError;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** The same facts with member `name` under a new member id (what a member removed and added back gets). */
 function renumber(nodes: NodeFacts[], name: string, id: string): NodeFacts[] {

@@ -6,6 +6,7 @@ import { planRecover } from '../../src/plan/recover.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { ExitError, RefusedError } from '../../src/util/errors.js';
 import { addr, clusterFacts, envFileText, inventory, node } from '../support/facts.js';
+import { refusal as refused } from '../support/plan-helpers.js';
 
 const RUN = '20261124T200000Z-ab12';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -142,12 +143,3 @@ describe('resume --exclude: the rest of a recovery without a member', () => {
   });
 });
 
-function refused(f: () => unknown): RefusedError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefusedError);
-    return e as RefusedError;
-  }
-  throw new Error('expected a refusal');
-}

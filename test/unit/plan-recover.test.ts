@@ -13,6 +13,7 @@ import { chooseSurvivor, dataRevision, evidenceRow } from '../../src/plan/surviv
 import type { Action, Plan, RecoverIntent, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
+import { refusal, stepsOf as of } from '../support/plan-helpers.js';
 
 const RUN = '20261124-200000-ab12';
 const LOCK = '/var/lib/etcd-dr/lock';
@@ -40,18 +41,8 @@ function stopped(o: NodeOpts = {}, per: Record<number, NodeOpts> = {}): NodeFact
 }
 
 const plan = (nodes: NodeFacts[], over: Partial<RecoverIntent> = {}, count?: number): Plan => planRecover(ctx(nodes, count), intent(over));
-const of = <T extends Action['type']>(p: Plan, type: T) => p.steps.filter((s): s is Step & { action: Extract<Action, { type: T }> } => s.action.type === type);
 const outline = (p: Plan) => p.steps.map((s) => `${s.action.type} ${s.node ?? (s.nodes ?? []).join(',')}`);
 
-function refusal(f: () => unknown): RefusedError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefusedError);
-    return e as RefusedError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('planRecover: the steps', () => {
   it('runs lock, stop, move-aside, backup, restore, survivor up, joiners one by one, final env, verify, unlock', () => {

@@ -10,6 +10,7 @@ import { EMPTY_SHA256, restoreEnvScript, writeEnvScript } from '../../src/plan/s
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
+import { refusal, stepsOf as of } from '../support/plan-helpers.js';
 
 const RUN = '20261124-200000-ab12';
 
@@ -34,18 +35,8 @@ function cluster(members: number[] = [1, 2, 3], count = 5, per: Record<number, N
   });
 }
 
-const of = <T extends Action['type']>(p: Plan, type: T) => p.steps.filter((s): s is Step & { action: Extract<Action, { type: T }> } => s.action.type === type);
 const outline = (p: Plan) => p.steps.map((s) => `${s.action.type} ${s.node ?? (s.nodes ?? []).join(',')}${s.join ? ` [join ${s.join}]` : ''}`);
 
-function refusal(f: () => unknown): RefusedError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(RefusedError);
-    return e as RefusedError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('faultTolerance', () => {
   it.each([
