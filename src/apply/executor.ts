@@ -408,10 +408,14 @@ export class Executor {
     return { outcome: 'done', data: { from: fromMember.id, to: toId } };
   }
 
+  /** Is an etcd process running on the node (whatever its service manager says)? */
+  private async etcdRuns(step: Step, name: string): Promise<boolean> {
+    return statusWord(await this.sh(name, step, 'pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running', 20)) === 'running';
+  }
+
   private async assertRunning(step: Step, name: string): Promise<void> {
     const spec = this.spec(name);
-    const r = await this.sh(name, step, `systemctl is-active ${q(spec.etcd.service)} 2>/dev/null || true; pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running`, 20);
-    if (statusWord(r) === 'not-running') {
+    if (!(await this.etcdRuns(step, name))) {
       const svc = q(spec.etcd.service);
       // its last log lines (journald, else what the service manager shows), and whether the binary runs at all
       const logs = await this.sh(
@@ -465,7 +469,7 @@ export class Executor {
     for (const o of voters) {
       if (o.id === me.id) continue;
       const node = [...this.specs.values()].find((s) => o.peerUrls.includes(peerUrl(s)));
-      const running = node ? statusWord(await this.sh(node.name, step, 'pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running', 20)) === 'running' : false;
+      const running = node ? await this.etcdRuns(step, node.name) : false;
       if (!running) {
         this.note(step, `${name} does not serve yet; etcd is not known to run on ${node?.name ?? `member ${o.id}`}, so a restart could cost the quorum: waiting for etcd's own publish retry`);
         return false;

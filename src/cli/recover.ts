@@ -17,7 +17,7 @@ import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import {
-  PLAN_DEFAULTS, checkNames, confirm, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
+  PLAN_DEFAULTS, checkNames, confirmAndRun, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
   stateDirOf, summarize, type RunArgs,
 } from './run-plan.js';
 import { openSession, type Session } from './session.js';
@@ -139,10 +139,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
         const plan = loadPlan(args.plan, s.inventory);
         runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
         await refuseIfStale(s, plan);
-        await confirm(ctx, plan, args.yes);
-        const run = runDirFor(stateDir, plan, false);
-        const r = await execute(ctx, s, plan, run, false, settings);
-        summarize(ctx, s, plan, run, r, args.json);
+        await confirmAndRun(ctx, s, plan, stateDir, args, settings);
       } finally {
         await s.close();
       }

@@ -227,6 +227,14 @@ export function checkNames(inventory: { file: string; nodes: { name: string }[] 
  * take --yes), run it with its journal, and print the summary. The run's log file is made only once the
  * inventory is valid.
  */
+/** Asks (unless --yes), then runs the plan as a new run and prints its summary. */
+export async function confirmAndRun(ctx: CliContext, s: Session, plan: Plan, stateDir: string, args: { yes: boolean; json: boolean }, settings: ReturnType<typeof runSettings>): Promise<void> {
+  await confirm(ctx, plan, args.yes);
+  const run = runDirFor(stateDir, plan, false);
+  const r = await execute(ctx, s, plan, run, false, settings);
+  summarize(ctx, s, plan, run, r, args.json);
+}
+
 export async function planAndApply(
   ctx: CliContext,
   args: RunArgs & { format: PlanFormat; output?: string },
@@ -240,10 +248,7 @@ export async function planAndApply(
     const plan = await make(s, runId);
     showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
     // warnings (e.g. lower fault tolerance) are printed with the plan, before the question
-    await confirm(ctx, plan, args.yes);
-    const run = runDirFor(stateDir, plan, false);
-    const r = await execute(ctx, s, plan, run, false, settings);
-    summarize(ctx, s, plan, run, r, args.json);
+    await confirmAndRun(ctx, s, plan, stateDir, args, settings);
   } finally {
     await s.close();
   }

@@ -2,6 +2,7 @@
  * Checks every drill makes, whatever it rehearsed: the data written before (keys, values, counts per
  * prefix, revision) and what the run's own verification measured (hashkv, membership). Pure.
  */
+import type { RunResult } from '../apply/executor.js';
 import type { Plan } from '../plan/types.js';
 import { compareCaptures, type Capture } from './capture.js';
 
@@ -60,4 +61,9 @@ export function keyChecks(before: Capture, after: Capture, event = 'the failure'
     { name: 'revision not lower', pass: after.revision >= before.revision, evidence: `${before.revision} → ${after.revision}` },
   ];
   return { checks, missing: diff.missing, changed: diff.changed };
+}
+
+/** The check that the run itself (recovery or change) went through, with its size and time. */
+export function completedCheck(name: string, r: RunResult, detail?: string): Check {
+  return { name, pass: true, evidence: `run ${r.runId}: ${r.steps.length} steps in ${(r.ms / 1000).toFixed(1)} s${detail ? `; ${detail}` : ''}` };
 }

@@ -16,7 +16,7 @@ import { etcdTarget } from '../etcd/node.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
 import { captureKeyspace, captureSummary, type Capture } from './capture.js';
-import { keyChecks, verificationChecks, type Check } from './checks.js';
+import { completedCheck, keyChecks, verificationChecks, type Check } from './checks.js';
 import { runPlannedDrill } from './planned.js';
 import { isPlanned, SCENARIO_TEXT, type Scenario } from './scenarios.js';
 
@@ -239,7 +239,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
     report.checks.push({ name: 'recovery completed', pass: false, evidence: report.error });
   }
   if (plan && result) {
-    report.checks.push({ name: 'recovery completed', pass: true, evidence: `run ${result.runId}: ${result.steps.length} steps in ${(result.ms / 1000).toFixed(1)} s` });
+    report.checks.push(completedCheck('recovery completed', result));
     report.timings = { ...report.timings, ...timingsOf(plan, result) };
     report.checks.push(...verificationChecks(plan, result.verification));
     report.checks.push({ name: 'env files list every member (state existing)', pass: true, evidence: 'checked on every member by the verification step' });

@@ -17,7 +17,7 @@ import type { Plan } from '../plan/types.js';
 import { shellQuote as q } from '../ssh/quote.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
 import { captureKeyspace, captureSummary } from './capture.js';
-import { keyChecks, verificationChecks, type Check } from './checks.js';
+import { completedCheck, keyChecks, verificationChecks, type Check } from './checks.js';
 import type { DrillDeps, DrillOptions, DrillReport, Timings } from './drill.js';
 import type { PlannedScenario } from './scenarios.js';
 
@@ -397,7 +397,7 @@ export async function runPlannedDrill(d: DrillDeps, o: DrillOptions & { scenario
   if (plan) report.notes.push(...plan.warnings.map((w) => `plan: ${w}`));
   if (!plan || !result) return;
   if (o.scenario === 'replace') report.timings.degradedMs = Date.now() - i0;
-  report.checks.push({ name: `${o.scenario} completed`, pass: true, evidence: `run ${result.runId}: ${result.steps.length} steps in ${(result.ms / 1000).toFixed(1)} s; ${plan.summary}` });
+  report.checks.push(completedCheck(`${o.scenario} completed`, result, plan.summary));
   report.timings = { ...report.timings, ...changeTimings(plan, result) };
   report.members.after = plan.finalMembers;
   report.checks.push(...verificationChecks(plan, result.verification));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { assessCluster, digestFacts } from '../../src/facts/assess.js';
 import type { ClusterFacts, MemberInfo, NodeFacts } from '../../src/facts/types.js';
-import type { Inventory, NodeSpec } from '../../src/inventory/types.js';
+import type { EtcdSettings, Inventory, NodeSpec } from '../../src/inventory/types.js';
 
 /** Fixture facts of a kubespray-style cluster: etcd1..etcdN on 10.0.0.1..N, shaped as the probe reports them. */
 export const CLUSTER_ID = 'cdf818194e3a8c32';
@@ -152,6 +152,22 @@ export function node(i: number, o: NodeOpts = {}): NodeFacts {
   };
 }
 
+/** The etcd settings of a node named `host` under the inventory's kubespray defaults. */
+export function kubesprayEtcd(host: string, over: Partial<EtcdSettings> = {}): EtcdSettings {
+  return {
+    envFile: '/etc/etcd.env',
+    dataDir: '/var/lib/etcd',
+    service: 'etcd',
+    caCert: '/etc/ssl/etcd/ssl/ca.pem',
+    clientCert: `/etc/ssl/etcd/ssl/admin-${host}.pem`,
+    clientKey: `/etc/ssl/etcd/ssl/admin-${host}-key.pem`,
+    scheme: 'https',
+    clientPort: 2379,
+    peerPort: 2380,
+    ...over,
+  };
+}
+
 /** The inventory node etcdN as loadInventory makes it from a kubespray inventory with defaults. */
 export function nodeSpec(i: number): NodeSpec {
   const host = `k2-master0${i}`;
@@ -160,17 +176,7 @@ export function nodeSpec(i: number): NodeSpec {
     host,
     address: addr(i),
     ssh: { sshHost: addr(i), user: 'root', port: 22, knownHostsFile: '/root/.ssh/known_hosts', become: false, connectTimeout: 10, commandTimeout: 60 },
-    etcd: {
-      envFile: '/etc/etcd.env',
-      dataDir: '/var/lib/etcd',
-      service: 'etcd',
-      caCert: '/etc/ssl/etcd/ssl/ca.pem',
-      clientCert: `/etc/ssl/etcd/ssl/admin-${host}.pem`,
-      clientKey: `/etc/ssl/etcd/ssl/admin-${host}-key.pem`,
-      scheme: 'https',
-      clientPort: 2379,
-      peerPort: 2380,
-    },
+    etcd: kubesprayEtcd(host),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Helpers shared by the planner unit tests. */
+import { spawnSync } from 'node:child_process';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 
@@ -15,3 +16,9 @@ export function refusal(f: () => unknown): RefusedError {
 
 /** The plan's steps of one action type, typed by it. */
 export const stepsOf = <T extends Action['type']>(p: Plan, type: T) => p.steps.filter((s): s is Step & { action: Extract<Action, { type: T }> } => s.action.type === type);
+
+/** Runs a step script with `sh -c`, as a node would. */
+export function runSh(script: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
+}

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../../src/inventory/types.js';
+import { kubesprayEtcd } from './facts.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -215,17 +216,7 @@ export function nodeSpec(name: string, sshd: { address: string; port: number }, 
       commandTimeout: 30,
       ...ssh,
     },
-    etcd: {
-      envFile: '/etc/etcd.env',
-      dataDir: '/var/lib/etcd',
-      service: 'etcd',
-      caCert: '/etc/ssl/etcd/ssl/ca.pem',
-      clientCert: `/etc/ssl/etcd/ssl/admin-${name}.pem`,
-      clientKey: `/etc/ssl/etcd/ssl/admin-${name}-key.pem`,
-      scheme: 'https',
-      clientPort: 2379,
-      peerPort: 2380,
-    },
+    etcd: kubesprayEtcd(name),
   };
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInventory, parseSshConfig, type EtcdSettings, type InventoryContext, type NodeSpec, type SshSettings } from '../../src/inventory/index.js';
 import { clientUrl, peerUrl } from '../../src/inventory/types.js';
+import { kubesprayEtcd } from '../support/facts.js';
 
 const GOOD = join(import.meta.dirname, '../fixtures/inventory/good');
 /** fixtures are parsed as if they lived here, so resolved paths do not depend on the checkout */
@@ -12,18 +13,7 @@ function parseGood(name: string, ctx: InventoryContext = CTX) {
   return parseInventory(readFileSync(join(GOOD, name), 'utf8'), `${VIRTUAL_DIR}/${name}`, ctx);
 }
 
-const ETCD = (host: string, over: Partial<EtcdSettings> = {}): EtcdSettings => ({
-  envFile: '/etc/etcd.env',
-  dataDir: '/var/lib/etcd',
-  service: 'etcd',
-  caCert: '/etc/ssl/etcd/ssl/ca.pem',
-  clientCert: `/etc/ssl/etcd/ssl/admin-${host}.pem`,
-  clientKey: `/etc/ssl/etcd/ssl/admin-${host}-key.pem`,
-  scheme: 'https',
-  clientPort: 2379,
-  peerPort: 2380,
-  ...over,
-});
+const ETCD = kubesprayEtcd;
 
 const SSH = (address: string, over: Partial<SshSettings> = {}): SshSettings => ({
   sshHost: address,

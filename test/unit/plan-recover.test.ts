@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { chooseSurvivor, dataRevision, evidenceRow } from '../../src/plan/surviv
 import type { Action, Plan, RecoverIntent, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
-import { refusal, stepsOf as of } from '../support/plan-helpers.js';
+import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
 
 const RUN = '20261124-200000-ab12';
 const LOCK = '/var/lib/etcd-dr/lock';
@@ -447,10 +446,7 @@ describe('step scripts are idempotent and delete nothing (run with sh twice)', (
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const sh = (script: string) => {
-    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
-    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
-  };
+  const sh = runSh;
   const tree = (d: string): string[] =>
     readdirSync(d, { withFileTypes: true, recursive: true })
       .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name).slice(d.length))

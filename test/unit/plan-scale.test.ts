@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { EMPTY_SHA256, restoreEnvScript, writeEnvScript } from '../../src/plan/s
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
-import { refusal, stepsOf as of } from '../support/plan-helpers.js';
+import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
 
 const RUN = '20261124-200000-ab12';
 
@@ -386,10 +385,7 @@ describe('env scripts for a file that does not exist yet (run with sh)', () => {
     dir = mkdtempSync(join(tmpdir(), 'etcd-dr-scale-scripts-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const sh = (script: string) => {
-    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
-    return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
-  };
+  const sh = runSh;
 
   it('writeEnv creates it (0640) with a .absent marker instead of a backup; restoreEnv sets it aside, never deletes', () => {
     const p = planScaleOut(ctx(cluster()), { kind: 'scale-out', nodes: ['etcd4'] });
