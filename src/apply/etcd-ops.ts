@@ -131,7 +131,15 @@ export function memberByPeerUrl(members: Member[], peerUrl: string): Member | un
  */
 export async function retryEtcd<T>(
   fn: () => Promise<T>,
-  o: { deadlineMs: number; retryOn?: ReadonlySet<EtcdErrorCode>; onRetry?: (e: EtcdCommandError, attempt: number) => void; firstPauseMs?: number; maxPauseMs?: number },
+  o: {
+    deadlineMs: number;
+    retryOn?: ReadonlySet<EtcdErrorCode>;
+    onRetry?: (e: EtcdCommandError, attempt: number) => void;
+    firstPauseMs?: number;
+    maxPauseMs?: number;
+    /** the pause before the next attempt, when the caller knows better than the doubling (a known wait) */
+    pauseFor?: (e: EtcdCommandError, attempt: number) => number | undefined;
+  },
 ): Promise<T> {
   const until = Date.now() + o.deadlineMs;
   let pause = o.firstPauseMs ?? 250;
@@ -140,9 +148,11 @@ export async function retryEtcd<T>(
       return await fn();
     } catch (e) {
       const retryable = e instanceof EtcdCommandError && (o.retryOn ? e.code !== undefined && o.retryOn.has(e.code) : e.retryable);
-      if (!retryable || Date.now() + pause > until) throw e;
+      if (!retryable) throw e;
+      const wait = o.pauseFor?.(e as EtcdCommandError, attempt) ?? pause;
+      if (Date.now() + wait > until) throw e;
       o.onRetry?.(e as EtcdCommandError, attempt);
-      await new Promise((r) => setTimeout(r, pause));
+      await new Promise((r) => setTimeout(r, wait));
       pause = Math.min(pause * 2, o.maxPauseMs ?? 2000);
     }
   }

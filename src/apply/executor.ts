@@ -72,6 +72,10 @@ export function doneStepsOf(events: JournalEvent[]): Map<string, JournalEvent & 
 export class Executor {
   private readonly specs = new Map<string, NodeSpec>();
   private baseline?: { count: number; revision: number };
+  /** when this run last started etcd on a joining member: etcd accepts the next member 5 s after that */
+  private joinerStartedAt?: number;
+  /** a serve check run in the background right after a promote, read by that member's wait step */
+  private readonly serveSeen = new Map<string, Promise<{ word: string; at: number }>>();
 
   constructor(
     private readonly plan: Plan,
@@ -311,7 +315,10 @@ export class Executor {
     const n = node(step);
     const spec = this.spec(n);
     const word = await this.script(n, step, startScript(spec), 60, 'start etcd');
-    if (!a.waitHealthy) return { outcome: word };
+    if (!a.waitHealthy) {
+      if (word !== 'already') this.joinerStartedAt = Date.now();
+      return { outcome: word };
+    }
     await this.waitServes(n, step);
     if (!a.baseline) return { outcome: word };
     const ops = await this.ops(n);
@@ -333,7 +340,12 @@ export class Executor {
       deadlineMs: 60_000,
       maxPauseMs: 500,
       retryOn: new Set(['unhealthy-cluster', 'leader-changed', 'no-leader', 'timeout']),
-      onRetry: (e, i) => this.note(step, `attempt ${i}: ${e.code}: etcd needs every member connected for 5 s before it accepts a new one; retrying`),
+      // "unhealthy cluster": etcd counts 5 s from the moment the last joiner connected, which is just after
+      // this run started it; sleep until then, then look often, since the recovery waits on this add
+      pauseFor: (e) => (e.code === 'unhealthy-cluster' ? addPause(this.joinerStartedAt, Date.now()) : undefined),
+      onRetry: (e, i) => {
+        if (i === 1 || i % 10 === 0) this.note(step, `attempt ${i}: ${e.code}: etcd needs every member connected for 5 s before it accepts a new one; retrying`);
+      },
     }).catch(async (err: unknown) => {
       // a timed-out add may have been applied: look before failing
       const again = memberByPeerUrl(await ops.memberList().catch(() => []), a.peerUrl);
@@ -346,29 +358,58 @@ export class Executor {
   private async promote(step: Step, a: Extract<Action, { type: 'promote' }>): Promise<StepOutcome> {
     const ops = await this.ops(a.via);
     const spec = this.spec(a.name);
-    const deadline = Date.now() + (this.d.catchUpTimeoutSec ?? 600) * 1000;
-    let pause = 250;
+    const started = Date.now();
+    const deadline = started + (this.d.catchUpTimeoutSec ?? 600) * 1000;
+    const m = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), peerUrl(spec));
+    if (!m) throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
+    if (!m.isLearner) return { outcome: 'already', data: { id: m.id, attempts: 0 } };
+    // the recovery waits on this catch-up: look often at first (a small db is sent in well under a second),
+    // then less often for a large one
+    let pause = 150;
+    let checkedAt = started;
+    let notedAt = 0;
     for (let attempt = 1; ; attempt++) {
-      const m = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), peerUrl(spec));
-      if (!m) throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
-      if (!m.isLearner) return { outcome: attempt === 1 ? 'already' : 'done', data: { id: m.id, attempts: attempt } };
       try {
         await ops.memberPromote(m.id);
+        this.checkServesSoon(a.name, step);
         return { outcome: 'done', data: { id: m.id, attempts: attempt } };
       } catch (err) {
         if (!(err instanceof EtcdCommandError)) throw err;
         if (err.code === 'member-not-learner') return { outcome: 'already', data: { id: m.id, attempts: attempt } };
+        if (err.code === 'member-not-found') throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
         if (err.code !== 'learner-not-ready' && !err.retryable) throw err;
         if (Date.now() + pause > deadline) {
           throw new ApplyError(`${a.name} did not catch up with the leader within ${this.d.catchUpTimeoutSec ?? 600} s: ${err.message}`, `check etcd on ${a.name} (journalctl -u ${spec.etcd.service})`);
         }
         // a learner whose etcd died will never catch up: say so now rather than at the deadline
-        if (attempt % 4 === 0) await this.assertRunning(step, a.name);
-        if (attempt % 8 === 1) this.note(step, `${a.name} is catching up (etcd: ${err.code}); promote attempt ${attempt}`);
+        if (Date.now() - checkedAt >= 2000) {
+          await this.assertRunning(step, a.name);
+          checkedAt = Date.now();
+        }
+        if (Date.now() - notedAt >= 5000) {
+          this.note(step, `${a.name} is catching up (etcd: ${err.code}); promote attempt ${attempt}`);
+          notedAt = Date.now();
+        }
         await sleep(pause);
-        pause = Math.min(pause * 2, 2000);
+        pause = Math.min(Math.round(pause * 1.25), 1000);
       }
     }
+  }
+
+  /**
+   * After a promote, one serve check of the new voter in the background, while the run goes on with the
+   * next join: its wait step then knows at once whether it must restart it to publish (see publishNow)
+   * instead of spending its own 0.5 s check then. The check is journaled under the promote step.
+   */
+  private checkServesSoon(name: string, step: Step): void {
+    if (!this.plan.steps.some((s) => s.action.type === 'wait-healthy' && s.action.endpointOf === name && s.action.publishVia)) return;
+    this.serveSeen.set(
+      name,
+      this.sh(name, step, serveCheckScript(this.spec(name)), 30).then(
+        (r) => ({ word: statusWord(r), at: Date.now() }),
+        () => ({ word: 'unknown', at: Date.now() }),
+      ),
+    );
   }
 
   private async memberRemove(step: Step, a: Extract<Action, { type: 'member-remove' }>): Promise<StepOutcome> {
@@ -456,7 +497,14 @@ export class Executor {
    */
   private async publishNow(step: Step, name: string, via: string): Promise<boolean> {
     const spec = this.spec(name);
-    if (statusWord(await this.sh(name, step, serveCheckScript(spec), 30)) === 'healthy') return false;
+    const seen = await this.serveSeen.get(name);
+    this.serveSeen.delete(name);
+    // a check from right after the promote counts while it is fresh (etcd's own publish retry comes 15 s
+    // after the start at the earliest); otherwise look now
+    let word = seen && Date.now() - seen.at < 5000 && (seen.word === 'healthy' || seen.word === 'not-serving') ? seen.word : undefined;
+    if (word) this.note(step, `${name} was ${word === 'healthy' ? 'serving' : 'not serving'} when checked right after its promote (${((Date.now() - seen!.at) / 1000).toFixed(1)} s ago)`);
+    word ??= statusWord(await this.sh(name, step, serveCheckScript(spec), 30));
+    if (word === 'healthy') return false;
     const ops = await this.ops(via);
     const members = await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 });
     const me = memberByPeerUrl(members, peerUrl(spec));
@@ -466,14 +514,12 @@ export class Executor {
       this.note(step, `${name} does not serve yet; with ${voters.length} voting members a restart would stop writes, so etcd-dr waits for etcd's own publish retry`);
       return false;
     }
-    for (const o of voters) {
-      if (o.id === me.id) continue;
-      const node = [...this.specs.values()].find((s) => o.peerUrls.includes(peerUrl(s)));
-      const running = node ? await this.etcdRuns(step, node.name) : false;
-      if (!running) {
-        this.note(step, `${name} does not serve yet; etcd is not known to run on ${node?.name ?? `member ${o.id}`}, so a restart could cost the quorum: waiting for etcd's own publish retry`);
-        return false;
-      }
+    const others = voters.filter((o) => o.id !== me.id).map((o) => ({ o, node: [...this.specs.values()].find((s) => o.peerUrls.includes(peerUrl(s))) }));
+    const runs = await Promise.all(others.map(({ node }) => (node ? this.etcdRuns(step, node.name) : Promise.resolve(false))));
+    const down = others.find((_, i) => !runs[i]);
+    if (down) {
+      this.note(step, `${name} does not serve yet; etcd is not known to run on ${down.node?.name ?? `member ${down.o.id}`}, so a restart could cost the quorum: waiting for etcd's own publish retry`);
+      return false;
     }
     this.note(step, `${name} is a voting member that does not serve yet (its publish request made as a learner waits out etcd's request timeout); restarting its etcd so it publishes now`);
     await this.script(name, step, restartScript(spec), 60, 'restart etcd so it publishes itself');
@@ -528,7 +574,8 @@ export class Executor {
     // members that just joined may still be applying: the checks are repeated until they agree or time runs out
     for (;;) {
       problems.length = 0;
-      const st = await ops.endpointStatus(endpoints);
+      // the reads are independent: status, membership and alarms at once, then hash, keys and env files
+      const [st, members, allAlarms] = await Promise.all([ops.endpointStatus(endpoints), ops.memberList(), ops.alarms()]);
       for (const f of st.failures) problems.push(`${f.endpoint}: no status (${f.error})`);
       const leaders = new Set(st.statuses.map((s) => s.leader));
       const isLeader = st.statuses.filter((s) => s.isLeader);
@@ -537,43 +584,43 @@ export class Executor {
         if (s.isLearner) problems.push(`${s.endpoint} is still a learner`);
         if (s.errors.length) problems.push(`${s.endpoint}: ${s.errors.join('; ')}`);
       }
-      const members = await ops.memberList();
       const names = members.map((m) => m.name).sort();
       if (names.join(',') !== [...a.members].sort().join(',')) problems.push(`members are [${names.join(', ')}], expected [${[...a.members].sort().join(', ')}]`);
       for (const m of members) if (m.isLearner) problems.push(`member ${m.name || m.id} is a learner`);
-      const alarms = (await ops.alarms()).filter((x) => x.alarm !== 'NONE');
-      for (const x of alarms) problems.push(`alarm ${x.alarm} on member ${x.memberId}`);
+      for (const x of allAlarms.filter((y) => y.alarm !== 'NONE')) problems.push(`alarm ${x.alarm} on member ${x.memberId}`);
       let hash: { revision: number; hashes: Record<string, number> } | undefined;
-      if (!problems.length) {
-        const rev = Math.min(...st.statuses.map((s) => s.revision));
-        try {
-          const hk = await ops.hashKv(endpoints, rev);
-          const hashes = Object.fromEntries(hk.map((h) => [h.endpoint, h.hash]));
-          if (new Set(hk.map((h) => h.hash)).size !== 1 || hk.length !== endpoints.length) problems.push(`hashkv at revision ${rev} differs: ${JSON.stringify(hashes)}`);
-          hash = { revision: rev, hashes };
-        } catch (err) {
-          problems.push(`hashkv at revision ${rev}: ${(err as Error).message}`);
-        }
-      }
       let keys: { count: number; revision: number } | undefined;
       if (!problems.length) {
-        keys = await ops.keyCount();
-        if (this.baseline && keys.count < this.baseline.count) {
-          problems.push(`${keys.count} keys, fewer than the ${this.baseline.count} the restored survivor served`);
-        }
-      }
-      // env files: every member's lists exactly the final membership, state existing
-      if (!problems.length) {
+        const rev = Math.min(...st.statuses.map((s) => s.revision));
         const expected = specs.map((s) => `${s.name}=${peerUrl(s)}`).sort().join(',');
-        await Promise.all(
-          specs.map(async (s) => {
-            const r = await (await this.conn(s.name)).exec(['cat', s.etcd.envFile], { timeout: 20, retryOnDisconnect: true });
-            const v = vars(parseEnvFile(r.stdout));
-            const got = (v['ETCD_INITIAL_CLUSTER'] ?? '').split(',').sort().join(',');
-            if (got !== expected) problems.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER=${v['ETCD_INITIAL_CLUSTER'] ?? ''}`);
-            if (v['ETCD_INITIAL_CLUSTER_STATE'] !== 'existing') problems.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER_STATE=${v['ETCD_INITIAL_CLUSTER_STATE'] ?? ''}`);
-          }),
-        );
+        const [hk, kc, envProblems] = await Promise.all([
+          ops.hashKv(endpoints, rev).then(
+            (v) => ({ v }),
+            (err: unknown) => ({ err: err as Error }),
+          ),
+          ops.keyCount(),
+          // env files: every member's lists exactly the final membership, state existing
+          Promise.all(
+            specs.map(async (s) => {
+              const r = await (await this.conn(s.name)).exec(['cat', s.etcd.envFile], { timeout: 20, retryOnDisconnect: true });
+              const v = vars(parseEnvFile(r.stdout));
+              const out: string[] = [];
+              const got = (v['ETCD_INITIAL_CLUSTER'] ?? '').split(',').sort().join(',');
+              if (got !== expected) out.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER=${v['ETCD_INITIAL_CLUSTER'] ?? ''}`);
+              if (v['ETCD_INITIAL_CLUSTER_STATE'] !== 'existing') out.push(`${s.name}: ${s.etcd.envFile} has ETCD_INITIAL_CLUSTER_STATE=${v['ETCD_INITIAL_CLUSTER_STATE'] ?? ''}`);
+              return out;
+            }),
+          ),
+        ]);
+        if ('err' in hk) problems.push(`hashkv at revision ${rev}: ${hk.err.message}`);
+        else {
+          const hashes = Object.fromEntries(hk.v.map((h) => [h.endpoint, h.hash]));
+          if (new Set(hk.v.map((h) => h.hash)).size !== 1 || hk.v.length !== endpoints.length) problems.push(`hashkv at revision ${rev} differs: ${JSON.stringify(hashes)}`);
+          hash = { revision: rev, hashes };
+        }
+        keys = kc;
+        if (this.baseline && kc.count < this.baseline.count) problems.push(`${kc.count} keys, fewer than the ${this.baseline.count} the restored survivor served`);
+        problems.push(...envProblems.flat());
       }
       if (!problems.length) {
         const leader = st.statuses.find((s) => s.isLeader)!;
@@ -692,4 +739,15 @@ export function title(s: Step): string {
     default:
       return (a as Action).type;
   }
+}
+
+/**
+ * The pause before the next `member add` that etcd refused as "unhealthy cluster": etcd accepts it once
+ * every voting member has been connected for 5 s, which counts from just after the last joiner's start.
+ * Sleep until about then (at most 1 s at a time), then look every 100 ms.
+ */
+export function addPause(joinerStartedAt: number | undefined, now: number): number {
+  if (joinerStartedAt === undefined) return 250;
+  const left = joinerStartedAt + 5000 - now;
+  return left > 100 ? Math.min(left, 1000) : 100;
 }
