@@ -229,7 +229,10 @@ async function signalMidStep(lab: LabState, f: RunFiles, o: Orchestrator, sig: N
     const s = f.plan?.steps[idx];
     if (!s || idx <= afterIdx || !midStepCandidate(s)) return undefined;
     const why = await midStep(lab, s, seg, o.stderr());
-    return why ? { ended: false as const, step: s, why } : undefined;
+    if (!why) return undefined;
+    // looking took time (a health check waits out its timeout): the step must still be running now
+    if (o.exited() || runningIn(segmentOf(f.journal(), o.pid)) !== s.id) return undefined;
+    return { ended: false as const, step: s, why };
   });
   if (hit.ended) {
     f.keep(o, 'ended');
@@ -240,7 +243,14 @@ async function signalMidStep(lab: LabState, f: RunFiles, o: Orchestrator, sig: N
   const landed = runningIn(seg) ?? hit.step.id;
   const started = seg.find((e) => e.event === 'step-start' && e.step === landed)!;
   const sentAt = Date.now();
-  process.kill(o.pid, sig);
+  try {
+    process.kill(o.pid, sig);
+  } catch (err) {
+    // the run ended between the last look and the signal: nothing was interrupted
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    f.keep(o, 'ended');
+    return undefined;
+  }
   const exit = await o.exit;
   const exitMs = Date.now() - sentAt;
   f.keep(o, sig);
