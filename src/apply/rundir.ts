@@ -129,3 +129,19 @@ export function listRuns(stateDir: string): string[] {
     .filter((d) => RUN_ID_RE.test(d))
     .sort();
 }
+
+/**
+ * How a run of this state dir ended, when its journal's last `run-end` says `done`: a lock of that run still
+ * on a node is stale (the node could not be reached when the run released its locks, e.g. it was excluded
+ * after it lost power). Undefined for a run this bastion does not know, or one that may still go on
+ * (failed or interrupted runs are resumed, and keep their locks).
+ */
+export function endedRun(stateDir: string, runId: string): string | undefined {
+  if (!RUN_ID_RE.test(runId)) return undefined;
+  const run = new RunDir(stateDir, runId);
+  const end = run
+    .read()
+    .filter((e): e is Extract<JournalEvent, { event: 'run-end' }> => e.event === 'run-end')
+    .pop();
+  return end?.outcome === 'done' ? `finished on this bastion at ${end.t}` : undefined;
+}

@@ -13,6 +13,7 @@ import { renderPlan } from '../plan/render.js';
 import { EXIT } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
+import { terminalSafe } from '../util/terminal.js';
 import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf } from './run-plan.js';
 import { openSession } from './session.js';
 
@@ -49,7 +50,7 @@ async function drill(
   try {
     if (args.disposable) s.inventory.cluster.disposable = true;
     if (o.target !== undefined) checkNames(s.inventory, '--target', [o.target]);
-    const note = (line: string) => ctx.stderr.write(`etcd-dr drill: ${line}\n`);
+    const note = (line: string) => ctx.stderr.write(terminalSafe(`etcd-dr drill: ${line}\n`));
     const report = await runDrill(
       {
         inventory: s.inventory,
@@ -61,7 +62,7 @@ async function drill(
         backupDir: join(stateDir, 'backups'),
         gather: () => gather(s),
         confirm: async (plan) => {
-          if (o.showPlan) ctx.stdout.write(renderPlan(plan, 'text'));
+          if (o.showPlan) ctx.stdout.write(terminalSafe(renderPlan(plan, 'text')));
           await confirm(ctx, plan, args.yes);
         },
         execute: (plan, run) => execute(ctx, s, plan, run, false),
@@ -140,8 +141,9 @@ export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillAr
         ...(args.markdown ? { markdown: args.markdown } : {}),
         showPlan: !args.json,
       });
-      if (args.json) ctx.stdout.write(reportJson(report));
-      else ctx.stdout.write(`${reportSummary(report)}reports: ${files.json}, ${files.junit}, ${files.markdown}\nlog: ${files.log}\n`);
+      // a report quotes the nodes (etcd's errors, check details): nothing of it may act on the terminal
+      if (args.json) ctx.stdout.write(terminalSafe(reportJson(report)));
+      else ctx.stdout.write(terminalSafe(`${reportSummary(report)}reports: ${files.json}, ${files.junit}, ${files.markdown}\nlog: ${files.log}\n`));
       ctx.exitCode = drillExit(report);
     },
   };
@@ -173,7 +175,7 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
         .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' })
         .option('state-dir', { type: 'string', describe: 'where the run is journaled (default ./.etcd-dr)' }) as unknown as Argv<DemoArgs>,
     handler: async (args) => {
-      const say = (line: string) => ctx.stderr.write(`etcd-dr demo: ${line}\n`);
+      const say = (line: string) => ctx.stderr.write(terminalSafe(`etcd-dr demo: ${line}\n`));
       const dir = resolve(ctx.cwd, args.dir ?? join('.etcd-dr', 'demo-lab'));
       say(`bringing up a ${args.nodes}-node etcd ${args.etcd} lab in ${dir}`);
       const lab = await labUp({ dir, nodes: args.nodes, etcd: args.etcd as LabEtcdVersion, ...(args['address-base'] ? { addressBase: args['address-base'] } : {}), env: ctx.env, cwd: ctx.cwd, log: say });
@@ -186,7 +188,7 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
           { ...args, inventory: lab.inventoryPath, yes: true },
           { scenario: 'all-down', showPlan: false },
         );
-        ctx.stdout.write(reportSummary(report));
+        ctx.stdout.write(terminalSafe(reportSummary(report)));
         ctx.stdout.write(`\nreports:  ${files.markdown}\n          ${files.json}\n          ${files.junit}\nlog:      ${files.log}\n`);
         exit = drillExit(report);
       } finally {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { doneStepsOf } from '../apply/executor.js';
-import { newRunId, writePrivateFile } from '../apply/rundir.js';
+import { endedRun, newRunId, writePrivateFile } from '../apply/rundir.js';
 import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
 import type { PlanFormat } from '../plan/render.js';
 import { loadPlan } from '../plan/load.js';
@@ -67,7 +67,7 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
   };
   return planRecover(
-    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf() },
+    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id) },
     intent,
   );
 }

@@ -196,6 +196,7 @@ export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, 
     ...(backup && backup.action.type === 'backup-db' ? { backup: backup.action.localPath } : {}),
     steps: r.steps,
     ...(r.verification ? { verification: r.verification } : {}),
+    warnings: plan.warnings,
   };
   if (json) {
     ctx.stdout.write(terminalSafe(`${JSON.stringify(out, null, 2)}\n`));

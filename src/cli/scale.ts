@@ -11,7 +11,8 @@ import type { PlanContext } from '../plan/recover.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, type RunArgs } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, stateDirOf, type RunArgs } from './run-plan.js';
+import { endedRun } from '../apply/rundir.js';
 import { openSession, type Session } from './session.js';
 
 interface PlanArgs extends RunArgs {
@@ -74,14 +75,15 @@ function namesOf(intent: Intent): [string, string[]][] {
   return [];
 }
 
-async function makePlan(s: Session, kind: Kind, args: PlanArgs, runId: string): Promise<Plan> {
+async function makePlan(ctx: CliContext, s: Session, kind: Kind, args: PlanArgs, runId: string): Promise<Plan> {
   const intent = intentOf(kind, args);
   for (const [flag, names] of namesOf(intent)) checkNames(s.inventory, flag, names);
   const facts = await gather(s);
-  const ctx: PlanContext = { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf() };
-  if (intent.kind === 'scale-out') return planScaleOut(ctx, intent);
-  if (intent.kind === 'scale-in') return planScaleIn(ctx, intent);
-  return planReplace(ctx, intent as Extract<Intent, { kind: 'replace' }>);
+  const stateDir = stateDirOf(ctx, args);
+  const pc: PlanContext = { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id) };
+  if (intent.kind === 'scale-out') return planScaleOut(pc, intent);
+  if (intent.kind === 'scale-in') return planScaleIn(pc, intent);
+  return planReplace(pc, intent as Extract<Intent, { kind: 'replace' }>);
 }
 
 function planSub(ctx: CliContext, kind: Kind): CommandModule<GlobalArgs, PlanArgs> {
@@ -92,7 +94,7 @@ function planSub(ctx: CliContext, kind: Kind): CommandModule<GlobalArgs, PlanArg
     handler: async (args) => {
       const s = await openSession(ctx, args);
       try {
-        const plan = await makePlan(s, kind, args, newRunId());
+        const plan = await makePlan(ctx, s, kind, args, newRunId());
         showPlan(ctx, plan, { format: args.format, output: args.output, json: args.json });
       } finally {
         await s.close();
@@ -107,7 +109,7 @@ function runSub(ctx: CliContext, kind: Kind): CommandModule<GlobalArgs, PlanArgs
     describe: SPECS[kind].describe,
     builder: (y) =>
       runOptions(SPECS[kind].options(common(y)).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })) as unknown as Argv<PlanArgs>,
-    handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(s, kind, args, runId)),
+    handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(ctx, s, kind, args, runId)),
   };
 }
 

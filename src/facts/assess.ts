@@ -39,6 +39,8 @@ export function assessCluster(nodes: NodeFacts[], inventoryNames: string[]): Clu
   const running = nodes.filter((n) => n.endpoint);
   const unreachable = nodes.filter((n) => !n.reachable);
   for (const n of unreachable) notes.push(`${n.name}: not reachable over SSH (${n.error ?? 'no reason given'})`);
+  // a run at work, or a lock left on a node that run could not reach at its end (a plan says which)
+  for (const n of nodes) if (n.lock) notes.push(`${n.name}: holds the etcd-dr lock of run ${n.lock.runId}${n.lock.holder ? ` (${n.lock.holder})` : ''}`);
 
   // cluster ids: from running members and from the WAL of every member with data
   const idsBy = new Map<string, string[]>();

@@ -33,6 +33,44 @@ export interface PlanContext {
   lockFile: string;
   /** who runs it, for the lock file (user@bastion) */
   holder: string;
+  /** how a run of this bastion ended, when it finished: its locks left on nodes are stale (see endedRun) */
+  runEnded?: (runId: string) => string | undefined;
+}
+
+/**
+ * Other runs' locks on the nodes: those of runs that finished on this bastion are stale and taken over by
+ * the plan (said in its warnings); the others are live. `breakRun` is the one run whose lock the lock step
+ * breaks (a stale one, or the one --break-lock names); locks of several runs are refused.
+ */
+export function otherLocks(ctx: PlanContext, o: { breakLock: boolean; flag: boolean }): { breakRun?: string; warnings: string[] } {
+  const locked = ctx.facts.nodes.filter((n) => n.lock && n.lock.runId !== ctx.runId);
+  if (!locked.length) return { warnings: [] };
+  const runs = [...new Set(locked.map((n) => n.lock!.runId))];
+  const ended = new Map(runs.flatMap((r) => {
+    const how = ctx.runEnded?.(r);
+    return how ? [[r, how] as const] : [];
+  }));
+  const live = locked.filter((n) => !ended.has(n.lock!.runId));
+  if (live.length && !o.breakLock) {
+    throw new RefusedError(
+      `another etcd-dr run holds the lock: ${live.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
+      `wait for it to finish, or \`etcd-dr resume RUN_ID\` it${o.flag ? '; a lock left by a run that is dead is broken with --break-lock' : ''}`,
+    );
+  }
+  if (runs.length > 1) {
+    throw new RefusedError(`several runs hold locks (${runs.join(', ')}); a plan takes over one run's lock at a time`, 'resume or finish those runs first');
+  }
+  const run = runs[0]!;
+  const on = locked.map((n) => n.name).join(', ');
+  const how = ended.get(run);
+  return {
+    breakRun: run,
+    warnings: [
+      how
+        ? `${on} still hold${locked.length === 1 ? 's' : ''} the lock of run ${run}, which ${how}: a node it could not reach at its end keeps it; this plan takes it over (the old lock is kept beside)`
+        : `--break-lock: the lock of run ${run} (${locked.map((n) => n.lock!.holder ?? '?').filter((h, i, a) => a.indexOf(h) === i).join(', ')}) is broken on ${on}; make sure that run is dead`,
+    ],
+  };
 }
 
 /** etcd's advice for a restore that Kubernetes watchers must notice: a revision jump past anything seen. */
@@ -78,17 +116,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     throw new RefusedError(`not in the inventory: ${unknown.join(', ')}`, `members are: ${inventory.nodes.map((n) => n.name).join(', ')}`);
   }
   // another run's lock is said first: while that run works, the cluster looks like anything (half restored)
-  const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
-  const lockRuns = [...new Set(locked.map((n) => n.lock!.runId))];
-  if (locked.length && !intent.breakLock) {
-    throw new RefusedError(
-      `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
-      'wait for it to finish, or `etcd-dr resume RUN_ID` it; a lock left by a run that is dead is broken with --break-lock',
-    );
-  }
-  if (lockRuns.length > 1) {
-    throw new RefusedError(`several runs hold locks (${lockRuns.join(', ')}); --break-lock breaks one run's lock at a time`, 'resume or finish those runs first');
-  }
+  const lock = otherLocks(ctx, { breakLock: intent.breakLock === true, flag: true });
   if (a.verdict !== 'quorum-lost' && !intent.force) {
     throw new RefusedError(
       `the cluster is ${a.verdict}, not quorum-lost: ${a.reasons.join('; ')}`,
@@ -104,17 +132,14 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       `bring the node back, or leave it out with ${unreachable.map((n) => `--exclude ${n.name}`).join(' ')} (the cluster then comes back without it)`,
     );
   }
-  const breakRun = lockRuns[0];
+  const breakRun = lock.breakRun;
   const choice = chooseSurvivor(facts.nodes, { survivor: intent.survivor, exclude: intent.exclude });
   const survivor = specOf(choice.name);
   const survivorFacts = factOf(choice.name);
   const reachable = facts.nodes.filter((n) => n.reachable).map((n) => n.name);
   const members = inventory.nodes.filter((s) => !intent.exclude.includes(s.name));
   const joiners = members.filter((s) => s.name !== survivor.name);
-  const warnings = [...choice.warnings];
-  if (breakRun) {
-    warnings.push(`--break-lock: the lock of run ${breakRun} (${locked.map((n) => n.lock!.holder ?? '?').filter((h, i, a) => a.indexOf(h) === i).join(', ')}) is broken on ${locked.map((n) => n.name).join(', ')}; make sure that run is dead`);
-  }
+  const warnings = [...choice.warnings, ...lock.warnings];
   for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
 
   const steps: Step[] = [];

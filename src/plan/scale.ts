@@ -16,7 +16,7 @@ import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
-import type { PlanContext } from './recover.js';
+import { otherLocks, type PlanContext } from './recover.js';
 import {
   EMPTY_SHA256,
   etcdctlPrefix,
@@ -90,19 +90,16 @@ export function envForNewNode(template: { spec: NodeSpec; text: string }, node: 
 interface Checked {
   /** current members as inventory nodes, in inventory order */
   members: NodeSpec[];
+  /** the stale lock (of a run that finished on this bastion) the lock step takes over */
+  breakRun?: string;
+  lockWarnings: string[];
 }
 
 /** A cluster ready for a membership change: its quorum, every member known, no half-done join, no lock. */
 function checkCluster(ctx: PlanContext, o: { verb: string; mayBeDown?: string }): Checked {
   const { inventory, facts, runId } = ctx;
   const a = facts.assessment;
-  const locked = facts.nodes.filter((n) => n.lock && n.lock.runId !== runId);
-  if (locked.length) {
-    throw new RefusedError(
-      `another etcd-dr run holds the lock: ${locked.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
-      'wait for it to finish, or `etcd-dr resume RUN_ID` it',
-    );
-  }
+  const lock = otherLocks(ctx, { breakLock: false, flag: false });
   if (a.verdict === 'quorum-lost') {
     throw new RefusedError(`the cluster has lost its quorum: ${a.reasons.join('; ')}`, 'membership changes need a quorum; bring the cluster back with `etcd-dr recover` first');
   }
@@ -145,7 +142,7 @@ function checkCluster(ctx: PlanContext, o: { verb: string; mayBeDown?: string })
       throw new RefusedError(`${s.name}: ${s.etcd.envFile} is missing or unreadable`, 'etcd-dr rewrites every member\'s env file to the new membership; restore it first');
     }
   }
-  return { members };
+  return { members, ...(lock.breakRun ? { breakRun: lock.breakRun } : {}), lockWarnings: lock.warnings };
 }
 
 function factOf(ctx: PlanContext, name: string): NodeFacts {
@@ -374,14 +371,16 @@ class Builder {
     this.syncMemberEnvs('finalize', `every member's env file lists the membership with ${j.name}, state existing, because etcd may restart at any time`, j.name);
   }
 
-  lock(nodes: string[]): void {
+  lock(nodes: string[], checked: Checked): void {
     this.lockNodes = nodes;
+    this.warnings.push(...checked.lockWarnings);
+    const breakRun = checked.breakRun;
     this.add({
       slug: 'lock',
       phase: 'lock',
       nodes,
-      action: { type: 'lock' },
-      commands: [lockScript(this.ctx.lockFile, this.ctx.runId, this.ctx.holder)],
+      action: { type: 'lock', ...(breakRun ? { breakRun } : {}) },
+      commands: [lockScript(this.ctx.lockFile, this.ctx.runId, this.ctx.holder, breakRun)],
       why: 'a second etcd-dr run against this cluster is refused while this one works',
     });
   }
@@ -470,10 +469,11 @@ const firstServing = (ctx: PlanContext, among: NodeSpec[]): NodeSpec | undefined
 export function planScaleOut(ctx: PlanContext, intent: ScaleOutIntent): Plan {
   if (!intent.nodes.length) throw new RefusedError('name at least one node to add', 'etcd-dr scale-out --node NAME');
   refuseUnknown(ctx, intent.nodes);
-  const { members } = checkCluster(ctx, { verb: 'scale-out' });
+  const checked = checkCluster(ctx, { verb: 'scale-out' });
+  const { members } = checked;
   const joiners = intent.nodes.map((n) => checkNewNode(ctx, n, members, 'scale-out'));
   const b = new Builder(ctx, members);
-  b.lock(lockNodes(ctx, [...members.map((m) => m.name), ...intent.nodes]));
+  b.lock(lockNodes(ctx, [...members.map((m) => m.name), ...intent.nodes]), checked);
   const via = firstServing(ctx, members)!;
   for (const j of joiners) b.join(j, via);
   const finalCount = members.length + joiners.length;
@@ -488,7 +488,8 @@ export function planScaleOut(ctx: PlanContext, intent: ScaleOutIntent): Plan {
 export function planScaleIn(ctx: PlanContext, intent: ScaleInIntent): Plan {
   if (!intent.members.length) throw new RefusedError('name at least one member to remove', 'etcd-dr scale-in --member NAME');
   refuseUnknown(ctx, intent.members);
-  const { members } = checkCluster(ctx, { verb: 'scale-in' });
+  const checked = checkCluster(ctx, { verb: 'scale-in' });
+  const { members } = checked;
   const notMembers = intent.members.filter((n) => !members.some((m) => m.name === n));
   if (notMembers.length) throw new RefusedError(`not a member of the cluster: ${notMembers.join(', ')}`, `members are: ${members.map((m) => m.name).join(', ')}`);
   const stays = members.filter((m) => !intent.members.includes(m.name));
@@ -496,7 +497,7 @@ export function planScaleIn(ctx: PlanContext, intent: ScaleInIntent): Plan {
     throw new RefusedError(`removing ${intent.members.join(', ')} would leave no member: the cluster and all its data would be gone`, 'keep at least one member');
   }
   const b = new Builder(ctx, members);
-  b.lock(lockNodes(ctx, members.map((m) => m.name)));
+  b.lock(lockNodes(ctx, members.map((m) => m.name)), checked);
   const via = firstServing(ctx, stays)!;
   const leaving = b.ordered(intent.members);
   for (const m of leaving) b.remove(m, via, stays);
@@ -515,7 +516,8 @@ export function planScaleIn(ctx: PlanContext, intent: ScaleInIntent): Plan {
 export function planReplace(ctx: PlanContext, intent: ReplaceIntent): Plan {
   const withName = intent.with ?? intent.member;
   refuseUnknown(ctx, [intent.member, ...(intent.with && intent.with !== intent.member ? [intent.with] : [])]);
-  const { members } = checkCluster(ctx, { verb: 'replace', mayBeDown: intent.member });
+  const checked = checkCluster(ctx, { verb: 'replace', mayBeDown: intent.member });
+  const { members } = checked;
   const target = members.find((m) => m.name === intent.member);
   if (!target) throw new RefusedError(`${intent.member} is not a member of the cluster`, `to add a node, use: etcd-dr scale-out --node ${intent.member}`);
   const stays = members.filter((m) => m.name !== target.name);
@@ -531,7 +533,7 @@ export function planReplace(ctx: PlanContext, intent: ReplaceIntent): Plan {
   const replacement = inPlace ? target : checkNewNode(ctx, withName, members, 'replace');
   if (inPlace && !tf.versions.etcd) throw new RefusedError(`${target.name} has no etcd binary on its PATH`, 'install the same etcd version as the cluster\'s members there first');
   const b = new Builder(ctx, members);
-  b.lock(lockNodes(ctx, [...members.map((m) => m.name), replacement.name]));
+  b.lock(lockNodes(ctx, [...members.map((m) => m.name), replacement.name]), checked);
   const via = firstServing(ctx, stays)!;
   b.remove(target, via, stays);
   b.join(replacement, via);

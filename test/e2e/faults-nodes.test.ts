@@ -22,7 +22,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JournalEvent } from '../../src/apply/rundir.js';
 import {
-  breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, resizeNodeTmpfs, type LabState,
+  breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, powerOn, resizeNodeTmpfs, type LabState,
 } from '../../src/lab/index.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
@@ -70,6 +70,7 @@ interface Summary {
   runId: string;
   members: string[];
   verification: { hashkv: { revision: number; hashes: Record<string, number> }; keys: { count: number } };
+  warnings: string[];
 }
 
 /** The last JSON document on stdout (the plan may be printed before the summary). */
@@ -324,13 +325,32 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     c.need(amended !== undefined && existsSync(amended.previousPlan), 'the journal records the amended plan, the one the run started with kept beside');
     c.need(JSON.stringify(s?.members) === JSON.stringify(keep), `the run ends with ${keep.join(', ')}`);
     c.need(cluster.ok, `cluster: ${keep.length} voting members, env files, every key`);
+
+    // the node comes back (its etcd starts at boot with the old env file and fails: it is no longer a
+    // member), still holding the lock the run took before it lost power: `scale-out` takes that lock over,
+    // since the run finished on this bastion, and brings the node back as a member
+    await powerOn(lab, victim);
+    const lockBack = await labExec(lab, victim, ['cat', '/var/lib/etcd-dr/lock'], { timeout: 20 });
+    const out = await runCli(['scale-out', '--node', victim, '-i', lab.inventoryPath, '--state-dir', state, '--yes', '--json']);
+    const outSummary = summaryOf(out);
+    const takeover = (outSummary?.warnings ?? []).find((l) => l.includes(`the lock of run ${plan.runId}`) && l.includes('takes it over')) ?? '';
+    const broken = await labExec(lab, victim, ['sh', '-c', `ls /var/lib/etcd-dr/ | grep -c '^lock.broken-by-' || true`], { timeout: 20 });
+    const back = await clusterState(lab, survivor, before, plan.finalMembers);
+    c.need(lockBack.code === 0 && lockBack.stdout.includes(`run=${plan.runId}`), `back on, ${victim} still holds the run's lock`);
+    c.need(takeover !== '', 'the scale-out plan says it takes over the lock of the finished run');
+    c.need(out.code === 0, `scale-out --node ${victim} exits 0 (exit ${out.code}: ${cut(errorOf(out).message)})`);
+    c.need(broken.stdout.trim() === '1', 'the old lock is kept beside (lock.broken-by-<run>)');
+    c.need(JSON.stringify(outSummary?.members) === JSON.stringify(plan.finalMembers) && back.ok, `the cluster is ${plan.finalMembers.join(', ')} again, every key`);
     table.add({
-      fault: `joiner ${victim} powered off (lab power-off) while step ${during.event === 'step-start' ? during.step : '?'} ran; the run then needs it for ${failed?.step ?? '?'}`,
-      expected: `the run stops with an error naming ${victim} and the step, its join rolled back, the survivor serving; \`resume --exclude ${victim}\` finishes with the smaller cluster and every key`,
+      fault: `joiner ${victim} powered off (lab power-off) while step ${during.event === 'step-start' ? during.step : '?'} ran; the run then needs it for ${failed?.step ?? '?'}; later the node comes back`,
+      expected:
+        `the run stops with an error naming ${victim} and the step, its join rolled back, the survivor serving; \`resume --exclude ${victim}\` finishes with the smaller cluster and every key; ` +
+        `once ${victim} is back, \`scale-out --node ${victim}\` takes over the lock the finished run left there and adds it again`,
       seen:
         `recover exit ${r.code}: "${cut(err.message, 300)}" → "${cut(err.hint, 200)}"; rollback: ${cut(rollback?.detail ?? '(none)', 200)}; ` +
         `${survivor} endpoint health exit ${health.code}, ${before.size - between}/${before.size} keys, members ${betweenMembers.join(', ')}; ` +
-        `resume --exclude ${victim} exit ${res.code} (${amended?.changes.length ?? 0} plan changes journaled as plan-amended), summary members ${s?.members.join(', ') ?? '-'}; ${cluster.text}`,
+        `resume --exclude ${victim} exit ${res.code} (${amended?.changes.length ?? 0} plan changes journaled as plan-amended), summary members ${s?.members.join(', ') ?? '-'}; ${cluster.text}; ` +
+        `powered on: ${victim}'s lock ${lockBack.stdout.includes(`run=${plan.runId}`) ? 'still that run\'s' : 'GONE'}; scale-out exit ${out.code} ("${cut(takeover, 160)}"), old lock kept beside: ${broken.stdout.trim() === '1' ? 'yes' : 'no'}; ${back.text}`,
       pass: c.ok,
     });
     expect(c.misses).toEqual([]);

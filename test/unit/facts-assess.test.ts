@@ -38,6 +38,12 @@ describe('assessCluster', () => {
     const a = assessCluster([node(1), node(2), node(3)], [...NAMES3, 'etcd4']);
     expect(a.notes).toContain('etcd4 is in the inventory but not a member');
   });
+
+  it('notes every etcd-dr lock on a node (a run at work, or one left where a run could not reach at its end), without changing the verdict', () => {
+    const a = assessCluster([node(1), node(2), node(3, { lock: { runId: '20261124T190000Z-0ld1', holder: 'ops@bastion' } })], NAMES3);
+    expect(a.notes).toContain('etcd3: holds the etcd-dr lock of run 20261124T190000Z-0ld1 (ops@bastion)');
+    expect(a.verdict).toBe(assessCluster([node(1), node(2), node(3)], NAMES3).verdict);
+  });
 });
 
 describe('digestFacts', () => {

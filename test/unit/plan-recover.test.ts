@@ -361,6 +361,34 @@ describe('planRecover: refusals and warnings', () => {
     expect(() => plan(stopped({}, { 3: { lock: { runId: RUN } } }))).not.toThrow();
   });
 
+  describe('a lock left by a run that finished on this bastion (a node it could not reach at its end)', () => {
+    const OLD = '20261124-190000-0ld1';
+    const ended = (id: string) => (id === OLD ? 'finished on this bastion at 2026-11-24T19:05:00.000Z' : undefined);
+    const withEnded = (nodes: NodeFacts[], over: Partial<RecoverIntent> = {}) => planRecover({ ...ctx(nodes), runEnded: ended }, intent(over));
+
+    it.each([
+      ['one node', { 3: { lock: { runId: OLD, holder: 'ops@bastion' } } }, 'etcd3 still holds'],
+      ['two nodes', { 2: { lock: { runId: OLD } }, 3: { lock: { runId: OLD } } }, 'etcd2, etcd3 still hold'],
+    ])('on %s: the plan takes it over, says so, and its lock step breaks that run only', (_what, per, says) => {
+      const p = withEnded(stopped({}, per));
+      expect(of(p, 'lock')[0]!.action).toEqual({ type: 'lock', breakRun: OLD });
+      expect(of(p, 'lock')[0]!.commands).toEqual([lockScript(LOCK, RUN, 'ops@bastion', OLD)]);
+      expect(p.warnings).toContainEqual(`${says} the lock of run ${OLD}, which finished on this bastion at 2026-11-24T19:05:00.000Z: a node it could not reach at its end keeps it; this plan takes it over (the old lock is kept beside)`);
+    });
+
+    it.each([
+      ['a run this bastion does not know', { 3: { lock: { runId: 'other-run', holder: 'bob@bastion2' } } }, 'another etcd-dr run holds the lock: etcd3 by run other-run (bob@bastion2)'],
+      ['a known finished run and a live one', { 2: { lock: { runId: OLD } }, 3: { lock: { runId: 'other-run' } } }, 'another etcd-dr run holds the lock: etcd3 by run other-run'],
+    ])('is still refused for %s', (_what, per, message) => {
+      expect(refusal(() => withEnded(stopped({}, per))).message).toBe(message);
+    });
+
+    it('with --break-lock for the live run as well: two runs are one too many', () => {
+      const e = refusal(() => withEnded(stopped({}, { 2: { lock: { runId: OLD } }, 3: { lock: { runId: 'other-run' } } }), { breakLock: true }));
+      expect(e.message).toBe(`several runs hold locks (${OLD}, other-run); a plan takes over one run's lock at a time`);
+    });
+  });
+
   it.each([
     [{ survivor: 'etcd9' }, 'not in the inventory: etcd9'],
     [{ exclude: ['etcd7'] }, 'not in the inventory: etcd7'],

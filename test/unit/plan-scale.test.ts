@@ -169,6 +169,19 @@ describe('planScaleOut', () => {
     expect(vars(parseEnvFile(of(other, 'write-env').find((s) => s.node === 'etcd4')!.action.content))['ETCD_NAME']).toBe('etcd4');
   });
 
+  it('takes over the lock a finished run left on a node it could not reach (the excluded node that came back); refuses a live one', () => {
+    const OLD = '20261124-190000-0ld1';
+    const per = { 4: { lock: { runId: OLD, holder: 'ops@bastion' } } };
+    const pc = { ...ctx(cluster([1, 2, 3], 4, per)), runEnded: (id: string) => (id === OLD ? 'finished on this bastion at 2026-11-24T19:05:00.000Z' : undefined) };
+    const p = planScaleOut(pc, { kind: 'scale-out', nodes: ['etcd4'] });
+    expect(of(p, 'lock')[0]!.action).toEqual({ type: 'lock', breakRun: OLD });
+    expect(p.warnings).toContainEqual(expect.stringMatching(/^etcd4 still holds the lock of run 20261124-190000-0ld1, which finished on this bastion at .*; this plan takes it over/));
+    // without that knowledge (another bastion's run, or one that may go on) it stays refused, without a flag to name
+    const e = refusal(() => planScaleOut(ctx(cluster([1, 2, 3], 4, per)), { kind: 'scale-out', nodes: ['etcd4'] }));
+    expect(e.message).toBe('another etcd-dr run holds the lock: etcd4 by run 20261124-190000-0ld1 (ops@bastion)');
+    expect(e.hint).toBe('wait for it to finish, or `etcd-dr resume RUN_ID` it');
+  });
+
   it("moves a new node's old data dir aside first, outside the join (nothing to roll back)", () => {
     const p = planScaleOut(ctx(cluster([1, 2, 3], 4, { 4: { hasDb: true, envText: envFileText(4) } })), { kind: 'scale-out', nodes: ['etcd4'] });
     expect(outline(p).slice(0, 3)).toEqual(['lock etcd1,etcd2,etcd3,etcd4', 'move-data-dir etcd4', 'member-add etcd4 [join etcd4]']);
