@@ -95,6 +95,8 @@ export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probe
     movedAside: (get('moved_aside')?.out ?? '').split('\n').map((l) => l.trim()).filter(Boolean),
   };
   if (hasDb) facts.dataDir.dbBytes = Number(dbBytes!.out.trim());
+  const freeKib = get('free_kib');
+  if (freeKib?.rc === 0 && /^\d+$/.test(freeKib.out.trim())) facts.dataDir.freeBytes = Number(freeKib.out.trim()) * 1024;
   const walFiles = get('wal_files');
   if (walFiles?.rc === 0) facts.dataDir.walFiles = Number(walFiles.out.trim());
   const walHead = get('wal_head');

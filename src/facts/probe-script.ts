@@ -36,6 +36,8 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     `sec wal_files sh -c ${q('ls "$1"/member/wal/ | grep -c "\\.wal$"')} _ ${data}`,
     `sec wal_head sh -c ${q('f=$(ls "$1"/member/wal/*.wal | tail -n 1) && head -c 4096 "$f" | base64 -w0')} _ ${data}`,
     `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* 2>/dev/null || true')} _ ${data}`,
+    // room for a new data dir beside the old one (a restore, a join): the parent's file system, POSIX df
+    `sec free_kib sh -c ${q('df -Pk "$(dirname "$1")" | awk \'NR == 2 { print $4 }\'')} _ ${data}`,
     `sec lock cat ${q(o.lockFile)}`,
     `if systemctl is-active -q ${q(n.etcd.service)} || pgrep -x etcd >/dev/null; then`,
     // a member that does not answer its status (starting, not yet published) would make each of the

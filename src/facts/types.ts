@@ -58,6 +58,8 @@ export interface DataDirInfo {
   dbError?: string;
   /** data dirs moved aside by earlier etcd-dr runs (`<dataDir>.etcd-dr-<run id>`) */
   movedAside: string[];
+  /** free bytes on the file system of the data dir's parent (where a restore or a join writes a new one) */
+  freeBytes?: number;
 }
 
 export interface EnvInfo {

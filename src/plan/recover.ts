@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { sha256Hex as sha256 } from '../util/hash.js';
 import { EtcdCapabilityError } from '../etcd/errors.js';
 import { restoreTool, supportsBumpRevision } from '../etcd/version.js';
@@ -107,6 +108,21 @@ export function verifyCommands(via: NodeSpec, members: NodeSpec[]): string[] {
   ];
 }
 
+/** etcd preallocates a 64 MB WAL file next to the db in a new data dir (the restore script says the same) */
+const WAL_BYTES = 62 * 1024 * 1024;
+
+/**
+ * A warning when `m`'s data dir parent has less room than a new data dir for a db of `dbBytes` needs
+ * (the db and a preallocated WAL), or undefined. Unknown free space warns nothing: the step itself says.
+ */
+export function roomWarning(m: NodeSpec, freeBytes: number | undefined, dbBytes: number, what: string): string | undefined {
+  if (freeBytes === undefined) return undefined;
+  const need = dbBytes + WAL_BYTES;
+  if (freeBytes >= need) return undefined;
+  const mib = (b: number) => Math.floor(b / 1048576);
+  return `${m.name}: ${posix.dirname(m.etcd.dataDir)} has ${mib(freeBytes)} MiB free and ${what} needs about ${Math.ceil(need / 1048576)} MiB (the db and a 64 MB WAL): make room there first, or that step fails (nothing is lost; \`etcd-dr resume\` goes on once there is room)`;
+}
+
 /** Plan the quorum-loss recovery of procedure.md: one survivor restored alone, the others re-added one by one. */
 export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   const { inventory, facts, runId } = ctx;
@@ -141,6 +157,15 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   const joiners = members.filter((s) => s.name !== survivor.name);
   const warnings = [...choice.warnings, ...lock.warnings];
   for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
+  // every member writes a new data dir beside the one moved aside: the survivor by the restore, the others
+  // from the leader's snapshot; a full disk fails that step (nothing is lost), but a reviewer should know first
+  const dbBytes = survivorFacts.dataDir?.dbBytes;
+  if (dbBytes !== undefined) {
+    for (const m of members) {
+      const w = roomWarning(m, factOf(m.name).dataDir?.freeBytes, dbBytes, m.name === survivor.name ? 'the restore' : 'its copy of the db from the leader');
+      if (w) warnings.push(w);
+    }
+  }
 
   const steps: Step[] = [];
   let seq = 0;

@@ -16,7 +16,7 @@ import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
-import { otherLocks, type PlanContext } from './recover.js';
+import { otherLocks, roomWarning, type PlanContext } from './recover.js';
 import {
   EMPTY_SHA256,
   etcdctlPrefix,
@@ -299,6 +299,9 @@ class Builder {
   /** Add node `j` as a learner through `via`, start it, promote it, wait until it serves, update every env file. */
   join(j: NodeSpec, via: NodeSpec): void {
     const f = factOf(this.ctx, j.name);
+    const db = factOf(this.ctx, via.name).endpoint?.dbSize;
+    const room = db === undefined ? undefined : roomWarning(j, f.dataDir?.freeBytes, db, 'its copy of the db from the leader');
+    if (room) this.warnings.push(room);
     this.moveAside(j, 'join', `${j.name} joins with an empty data dir; what was there stays beside it, untouched`);
     const cluster = [...this.current, j];
     const ic = this.initialCluster(cluster);

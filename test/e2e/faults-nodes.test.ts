@@ -444,6 +444,8 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     const kept = (await labExec(lab, survivor, ['sh', '-c', 'ls -1d /var/lib/etcd.etcd-dr-*'])).stdout.trim().split('\n');
     const c = new Checks();
     c.need(plan.survivor?.name === survivor, `the plan restores from ${survivor}`);
+    const roomNote = plan.warnings.find((w) => w.startsWith(`${survivor}: /var/lib has `) && w.includes('the restore needs about')) ?? '';
+    c.need(roomNote !== '', 'the plan warns that the survivor lacks room for the restore, before anything runs');
     c.need(r.code === 1 && failed?.step.endsWith(`restore-${survivor}`) === true, `apply exits 1 in the restore step (exit ${r.code}, ${failed?.step ?? 'no step failed'})`);
     c.need(/no space left on device/.test(err.message) && /\/var\/lib had \d+ MiB free and this restore needs about \d+ MiB/.test(err.message) && err.message.includes('may be removed'), 'the error says the disk is full, how much room the restore needs, what it left');
     c.need(err.hint.includes('make room') && err.hint.includes(`etcd-dr resume ${plan.runId}`) && err.hint.includes('untouched'), 'the hint says to make room and resume, and that nothing was touched');
@@ -455,9 +457,9 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     c.need(kept.some((k) => k.endsWith(`etcd-dr-${plan.runId}`)) && kept.some((k) => /-restoring\.interrupted\.\d+$/.test(k)), 'after the resume: the old data dir and the failed restore both kept');
     table.add({
       fault: `${survivor}'s /var/lib full: a ${Math.round(small.sizeKiB / 1024)} MiB tmpfs inside the node holding its data dir with ${Math.round(small.freeKiB / 1024)} MiB free, for a ${Math.round(dbKiB / 1024)} MiB db`,
-      expected: "the restore fails with an error that says the disk is full and how much room it needs; nothing is deleted (every data dir moved aside intact, the bastion copy matching); `resume` finishes once the disk has room",
+      expected: "the plan warns that there is not enough room; the restore fails with an error that says the disk is full and how much room it needs; nothing is deleted (every data dir moved aside intact, the bastion copy matching); `resume` finishes once the disk has room",
       seen:
-        `apply exit ${r.code} in ${failed?.step ?? '?'}: "${cut(err.message.replace(/^.*?etcd-dr:restore-failed /, '… '), 330)}" → "${cut(err.hint, 220)}"; ` +
+        `plan: "${cut(roomNote, 120)}"; apply exit ${r.code} in ${failed?.step ?? '?'}: "${cut(err.message.replace(/^.*?etcd-dr:restore-failed /, '… '), 330)}" → "${cut(err.hint, 220)}"; ` +
         `db sha256 before = moved-aside copy on ${ALL.filter((n) => asideSha[n] === dbSha[n]).join(', ')}, bastion copy ${backupSha === dbSha[survivor] ? 'matches' : 'DIFFERS'}; ${survivor}'s /var/lib: ${left.filter((l) => l !== 'inactive').join(', ')} (${full.freeKiB} KiB free); ` +
         `disk grown to ${Math.round(grown.sizeKiB / 1024)} MiB, resume exit ${res.code}; ${cluster.text}; kept: ${kept.map((k) => k.replace(/^\/var\/lib\//, '')).join(', ')}`,
       pass: c.ok,

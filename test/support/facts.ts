@@ -43,6 +43,8 @@ export interface NodeOpts {
   envText?: string | null;
   /** an etcd-dr lock found on the node */
   lock?: { runId: string; holder?: string };
+  /** free bytes where a new data dir goes (default: unknown, as from a node without POSIX df) */
+  freeBytes?: number;
 }
 
 /**
@@ -124,6 +126,7 @@ export function node(i: number, o: NodeOpts = {}): NodeFacts {
           }
         : {}),
       movedAside: [],
+      ...(o.freeBytes !== undefined ? { freeBytes: o.freeBytes } : {}),
     },
     ...(running
       ? {

@@ -361,6 +361,30 @@ describe('planRecover: refusals and warnings', () => {
     expect(() => plan(stopped({}, { 3: { lock: { runId: RUN } } }))).not.toThrow();
   });
 
+  describe('room for the new data dirs (the db and a 64 MB WAL beside the one moved aside)', () => {
+    const MiB = 1048576;
+    // the survivor etcd2's db is 20 000 000 bytes: a new data dir needs about 20 MB + 62 MiB ≈ 82 MiB
+    it.each([
+      ['unknown free space (no df): nothing said', {}, []],
+      ['plenty everywhere', { 1: { freeBytes: 5000 * MiB }, 2: { freeBytes: 5000 * MiB }, 3: { freeBytes: 5000 * MiB } }, []],
+      ['just enough on the survivor', { 2: { freeBytes: 20_000_000 + 62 * MiB } }, []],
+      [
+        'the survivor short of room for the restore',
+        { 2: { freeBytes: 40 * MiB } },
+        ['etcd2: /var/lib has 40 MiB free and the restore needs about 82 MiB (the db and a 64 MB WAL): make room there first, or that step fails (nothing is lost; `etcd-dr resume` goes on once there is room)'],
+      ],
+      [
+        'a joiner short of room for the leader\'s copy',
+        { 3: { freeBytes: 1 * MiB } },
+        ["etcd3: /var/lib has 1 MiB free and its copy of the db from the leader needs about 82 MiB (the db and a 64 MB WAL): make room there first, or that step fails (nothing is lost; `etcd-dr resume` goes on once there is room)"],
+      ],
+    ] as const)('%s', (_what, per, expected) => {
+      const p = plan(stopped({}, per as Record<number, NodeOpts>));
+      expect(p.survivor!.name).toBe('etcd2');
+      expect(p.warnings.filter((w) => / MiB free and /.test(w))).toEqual(expected);
+    });
+  });
+
   describe('a lock left by a run that finished on this bastion (a node it could not reach at its end)', () => {
     const OLD = '20261124-190000-0ld1';
     const ended = (id: string) => (id === OLD ? 'finished on this bastion at 2026-11-24T19:05:00.000Z' : undefined);

@@ -182,6 +182,13 @@ describe('planScaleOut', () => {
     expect(e.hint).toBe('wait for it to finish, or `etcd-dr resume RUN_ID` it');
   });
 
+  it("warns when a new node lacks room for the leader's db and a 64 MB WAL", () => {
+    const short = planScaleOut(ctx(cluster([1, 2, 3], 4, { 4: { freeBytes: 10 * 1048576 } })), { kind: 'scale-out', nodes: ['etcd4'] });
+    expect(short.warnings).toContainEqual(expect.stringMatching(/^etcd4: \/var\/lib has 10 MiB free and its copy of the db from the leader needs about \d+ MiB/));
+    const roomy = planScaleOut(ctx(cluster([1, 2, 3], 4, { 4: { freeBytes: 10_000 * 1048576 } })), { kind: 'scale-out', nodes: ['etcd4'] });
+    expect(roomy.warnings.filter((w) => / MiB free and /.test(w))).toEqual([]);
+  });
+
   it("moves a new node's old data dir aside first, outside the join (nothing to roll back)", () => {
     const p = planScaleOut(ctx(cluster([1, 2, 3], 4, { 4: { hasDb: true, envText: envFileText(4) } })), { kind: 'scale-out', nodes: ['etcd4'] });
     expect(outline(p).slice(0, 3)).toEqual(['lock etcd1,etcd2,etcd3,etcd4', 'move-data-dir etcd4', 'member-add etcd4 [join etcd4]']);
