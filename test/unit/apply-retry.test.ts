@@ -49,32 +49,25 @@ describe('retryEtcd', () => {
     expect(Date.now() - t0).toBeLessThan(1000); // 2 × 20 ms, not the default 250 + 500
   });
 
+  /** a call that always fails with `stderr`, counting its calls */
+  const alwaysFailing = (stderr: string) => {
+    const f = { calls: 0, fn: async (): Promise<never> => {
+      f.calls++;
+      throw failed(stderr);
+    } };
+    return f;
+  };
+
   test('an error outside retryOn is thrown at once', async () => {
-    let calls = 0;
-    await expect(
-      retryEtcd(
-        async () => {
-          calls++;
-          throw failed('Error: etcdserver: member not found');
-        },
-        { deadlineMs: 5000, retryOn: new Set(['unhealthy-cluster']) },
-      ),
-    ).rejects.toMatchObject({ code: 'member-not-found' });
-    expect(calls).toBe(1);
+    const f = alwaysFailing('Error: etcdserver: member not found');
+    await expect(retryEtcd(f.fn, { deadlineMs: 5000, retryOn: new Set(['unhealthy-cluster']) })).rejects.toMatchObject({ code: 'member-not-found' });
+    expect(f.calls).toBe(1);
   });
 
   test('gives up with the last error when the next pause would pass the deadline', async () => {
-    let calls = 0;
-    await expect(
-      retryEtcd(
-        async () => {
-          calls++;
-          throw failed('Error: etcdserver: unhealthy cluster');
-        },
-        { deadlineMs: 100, retryOn: new Set(['unhealthy-cluster']), pauseFor: () => 40 },
-      ),
-    ).rejects.toMatchObject({ code: 'unhealthy-cluster' });
-    expect(calls).toBeGreaterThanOrEqual(2);
-    expect(calls).toBeLessThanOrEqual(4);
+    const f = alwaysFailing('Error: etcdserver: unhealthy cluster');
+    await expect(retryEtcd(f.fn, { deadlineMs: 100, retryOn: new Set(['unhealthy-cluster']), pauseFor: () => 40 })).rejects.toMatchObject({ code: 'unhealthy-cluster' });
+    expect(f.calls).toBeGreaterThanOrEqual(2);
+    expect(f.calls).toBeLessThanOrEqual(4);
   });
 });
