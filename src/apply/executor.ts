@@ -347,10 +347,11 @@ export class Executor {
         if (i === 1 || i % 10 === 0) this.note(step, `attempt ${i}: ${e.code}: etcd needs every member connected for 5 s before it accepts a new one; retrying`);
       },
     }).catch(async (err: unknown) => {
-      // a timed-out add may have been applied: look before failing
+      // an add whose answer was lost (timed out, the connection dropped) may have been applied: look before failing
       const again = memberByPeerUrl(await ops.memberList().catch(() => []), a.peerUrl);
-      if (again) return again;
-      throw err;
+      if (!again) throw err;
+      this.note(step, `the answer to the member add was lost (${String((err as Error).message ?? err).split('\n')[0]}); the member list shows ${a.name} added as ${again.id}: going on`);
+      return again;
     });
     return { outcome: 'done', data: { id: m.id, learner: a.learner } };
   }

@@ -5,9 +5,11 @@
  * run's journal or from what runs on the node, never from a fixed delay:
  *
  * 1. the SSH connection of etcd-dr to a node is cut while a command runs there (its sshd session killed
- *    during a wait for etcd to serve): the step runs again after reconnecting, and the recovery completes;
+ *    during a wait for etcd to serve, and under an etcdctl call of a member add): the step runs again after
+ *    reconnecting, a member is never added twice, and the recovery completes;
  * 2. a joiner is powered off during its join: the run stops naming it, the survivor serves on, and
- *    `resume --exclude` finishes with the smaller cluster;
+ *    `resume --exclude` finishes with the smaller cluster; once the node is back, `scale-out` adds it again
+ *    (taking over the lock the finished run left on it);
  * 3. a joiner's etcd binary is broken: its join is rolled back with an error that says so, the others keep
  *    their quorum and every key, and `resume` finishes once the binary is back;
  * 4. the survivor's /var/lib is full (a small tmpfs inside that node): the restore fails saying how much room
@@ -227,7 +229,7 @@ afterAll(async () => {
   for (const s of states) rmSync(s, { recursive: true, force: true });
   table.save({
     etcd: etcdVersion,
-    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x (one lab per fault)',
+    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x and 127.0.72.x (one lab per fault)',
     data: `${KEYS} keys + ${MIB} × 1 MiB values`,
     'suite time': sec(Date.now() - suiteStart),
   });
@@ -284,6 +286,78 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
       seen:
         `journal: step-retry of ${retry?.step ?? '(none)'} on ${retry?.node ?? '?'} ("${cut(retry?.error.split('`')[0] ?? '', 80)}…"), ${rechecks} command(s) of the step run again there, then step-done "${stepDone?.outcome ?? '-'}" after ${stepDone ? sec(stepDone.ms) : '-'}; ` +
         `recover exit ${r.code}; ${cluster.text}; hashkv ${new Set(Object.values(s?.verification.hashkv.hashes ?? {})).size === 1 ? 'equal' : 'DIFFERS'} at revision ${s?.verification.hashkv.revision ?? '-'}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it('the SSH connection to the survivor is cut after a member add was applied, before its answer came back: the member list decides, no member added twice', async () => {
+    const { lab, before, state } = await brokenLab('127.0.72.');
+    const survivor = 'etcd1';
+    // etcdctl on the survivor: the first `member add` that etcd applies prints its answer, then holds the
+    // exit (the answer stays unread) until the test has cut the connection; every other call is the real one
+    const wrapper = [
+      '#!/bin/sh',
+      'case "$*" in *"member add"*) ;; *) exec /run/etcd-dr-test/etcdctl "$@" ;; esac',
+      '/run/etcd-dr-test/etcdctl "$@"; rc=$?',
+      'if [ "$rc" = 0 ] && [ ! -e /run/etcd-dr-test/held ]; then : > /run/etcd-dr-test/held; sleep 30; fi',
+      'exit $rc',
+    ].join('\n');
+    const swap = await labExec(lab, survivor, ['sh', '-c', [
+      'set -eu',
+      'real=$(readlink -f "$(command -v etcdctl)")',
+      'mkdir -p /run/etcd-dr-test',
+      ': > /run/etcd-dr-test/etcdctl',
+      'mount --bind "$real" /run/etcd-dr-test/etcdctl',
+      `printf '%s\\n' "$1" > /run/etcd-dr-test/wrapper`,
+      'chmod 0755 /run/etcd-dr-test/wrapper',
+      'mount --bind /run/etcd-dr-test/wrapper "$real"',
+    ].join('\n'), '_', wrapper]);
+    expect({ code: swap.code, err: swap.stderr }).toEqual({ code: 0, err: '' });
+    const run = background(recover(lab, state));
+    await journalEvent(state, (e) => e.event === 'run-start', run.running);
+    expect(planOf(state).survivor?.name).toBe(survivor);
+    const killScript = [
+      '[ -e /run/etcd-dr-test/held ] || exit 1',
+      // etcd-dr's session is the sshd ancestor of the held call (a shell may sit in between)
+      "p=$(pgrep -f '^sleep 30$' | head -n 1); [ -n \"$p\" ] || exit 1",
+      'q=$p; for i in 1 2 3 4; do q=$(ps -o ppid= -p "$q" | tr -d " "); [ -n "$q" ] || break',
+      '  args=$(ps -o args= -p "$q")',
+      '  case "$args" in "sshd: "*@notty) kill -9 "$q" && echo "$q|$args"; exit 0 ;; esac',
+      'done',
+      'exit 1',
+    ].join('\n');
+    let killed: { sshd: string; args: string } | undefined;
+    const until = Date.now() + 90_000;
+    while (!killed && run.running() && Date.now() < until) {
+      const r = await labExec(lab, survivor, ['sh', '-c', killScript], { timeout: 30 });
+      if (r.code === 0) {
+        const [sshd = '', args = ''] = r.stdout.trim().split('|');
+        killed = { sshd, args };
+      }
+    }
+    const r = await run.result;
+    const events = journal(state);
+    // progress lines of the add step: `+3.1 s 10-add-etcd2 the answer to the member add was lost (…)`
+    const lost = r.stderr.split('\n').find((l) => /^\+\S+ m?s \d+-add-\S+ the answer to the member add was lost/.test(l)) ?? '';
+    const addStep = lost.split(' ')[2] ?? '';
+    const done = events.find((e): e is Extract<JournalEvent, { event: 'step-done' }> => e.event === 'step-done' && e.step === addStep);
+    const members = await membersOf(lab, survivor);
+    const cluster = await clusterState(lab, survivor, before, ALL);
+    const c = new Checks();
+    c.need(killed !== undefined, `etcd-dr's sshd session on ${survivor} was killed while a member add it made held its answer`);
+    c.need(lost !== '', 'the add step says its answer was lost and that the member list shows the member added');
+    c.need(done !== undefined, `the add step ${addStep || '?'} is done`);
+    c.need(r.code === 0, `recover exits 0 (exit ${r.code}: ${cut(errorOf(r).message)})`);
+    c.need(members.length === 3, `exactly 3 members, none added twice (${members.map((m) => m.name || '(unstarted)').join(', ')})`);
+    c.need(cluster.ok, 'cluster: 3 voting members, env files, every key');
+    table.add({
+      fault: `SSH connection to the survivor ${survivor} cut (its sshd session ${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}, SIGKILLed) after etcd applied a \`member add\` and before etcd-dr read the answer (an etcdctl wrapper bind-mounted in the node holds it)`,
+      expected: 'the add step reconnects, reads the member list, finds the member it added and goes on, saying so; no member added twice; the recovery completes with every key',
+      seen:
+        `"${cut(lost.split(' ').slice(3).join(' '), 200)}"; ${addStep || '(no add step)'} done "${done?.outcome ?? '-'}" after ${done ? sec(done.ms) : '-'}; recover exit ${r.code}; ` +
+        `${members.length} members (${members.map((m) => m.name || '(unstarted)').join(', ')}); ${cluster.text}`,
       pass: c.ok,
     });
     expect(c.misses).toEqual([]);
