@@ -361,8 +361,9 @@ export class Executor {
     const spec = this.spec(a.name);
     const started = Date.now();
     const deadline = started + (this.d.catchUpTimeoutSec ?? 600) * 1000;
+    const gone = () => new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
     const m = memberByPeerUrl(await retryEtcd(() => ops.memberList(), { deadlineMs: 30_000 }), peerUrl(spec));
-    if (!m) throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
+    if (!m) throw gone();
     if (!m.isLearner) return { outcome: 'already', data: { id: m.id, attempts: 0 } };
     // the recovery waits on this catch-up: look often at first (a small db is sent in well under a second),
     // then less often for a large one
@@ -377,7 +378,7 @@ export class Executor {
       } catch (err) {
         if (!(err instanceof EtcdCommandError)) throw err;
         if (err.code === 'member-not-learner') return { outcome: 'already', data: { id: m.id, attempts: attempt } };
-        if (err.code === 'member-not-found') throw new ApplyError(`${a.name} is no longer a member (it was added earlier in this run)`, 'check `etcd-dr status`, then make a new plan');
+        if (err.code === 'member-not-found') throw gone();
         if (err.code !== 'learner-not-ready' && !err.retryable) throw err;
         if (Date.now() + pause > deadline) {
           throw new ApplyError(`${a.name} did not catch up with the leader within ${this.d.catchUpTimeoutSec ?? 600} s: ${err.message}`, `check etcd on ${a.name} (journalctl -u ${spec.etcd.service})`);

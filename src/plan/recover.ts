@@ -18,6 +18,7 @@ import {
   unlockScript,
   waitHealthyScript,
   publishCommands,
+  WAL_MIB,
   writeEnvScript,
 } from './scripts.js';
 import { inventoryFingerprint } from './seal.js';
@@ -108,8 +109,6 @@ export function verifyCommands(via: NodeSpec, members: NodeSpec[]): string[] {
   ];
 }
 
-/** etcd preallocates a 64 MB WAL file next to the db in a new data dir (the restore script says the same) */
-const WAL_BYTES = 62 * 1024 * 1024;
 
 /**
  * A warning when `m`'s data dir parent has less room than a new data dir for a db of `dbBytes` needs
@@ -117,7 +116,7 @@ const WAL_BYTES = 62 * 1024 * 1024;
  */
 export function roomWarning(m: NodeSpec, freeBytes: number | undefined, dbBytes: number, what: string): string | undefined {
   if (freeBytes === undefined) return undefined;
-  const need = dbBytes + WAL_BYTES;
+  const need = dbBytes + WAL_MIB * 1048576;
   if (freeBytes >= need) return undefined;
   const mib = (b: number) => Math.floor(b / 1048576);
   return `${m.name}: ${posix.dirname(m.etcd.dataDir)} has ${mib(freeBytes)} MiB free and ${what} needs about ${Math.ceil(need / 1048576)} MiB (the db and a 64 MB WAL): make room there first, or that step fails (nothing is lost; \`etcd-dr resume\` goes on once there is room)`;

@@ -127,7 +127,7 @@ export function restoreScript(p: RestoreParams): string {
     `  rc=$?; printf '%s\\n' "$out" >&2`,
     `  part=$(du -sk "$scratch" 2>/dev/null | awk '{ print int($1 / 1024) }' || true)`,
     // the restored db is about as large as the snapshot, and the restore preallocates a 64 MB WAL file
-    `  need=$(( $(stat -c %s "$db" 2>/dev/null || echo 0) / 1048576 + 62 ))`,
+    `  need=$(( $(stat -c %s "$db" 2>/dev/null || echo 0) / 1048576 + ${WAL_MIB} ))`,
     `  echo "etcd-dr:restore-failed (exit $rc) $(printf '%s\\n' "$out" | tail -n 1); $parent had \${free:-?} MiB free and this restore needs about $need MiB (the db and a 64 MB WAL); the incomplete $scratch (\${part:-?} MiB) may be removed" >&2`,
     '  exit 1',
     'fi',
@@ -137,6 +137,9 @@ export function restoreScript(p: RestoreParams): string {
     'echo etcd-dr:done',
   ].join('\n');
 }
+
+/** MiB a new data dir needs beside its db: etcd preallocates a 64 MB WAL file (plans and the restore say so) */
+export const WAL_MIB = 62;
 
 /** sha256 of the empty text: what a plan records as the "before" of an env file that does not exist yet. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

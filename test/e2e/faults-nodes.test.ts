@@ -20,9 +20,10 @@
  * Every fault ends with every key written before it back unchanged. Each one is a row of docs/faults.md,
  * filled from what the test saw.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JournalEvent } from '../../src/apply/rundir.js';
+import { listRuns, RunDir, type JournalEvent } from '../../src/apply/rundir.js';
+import { shellQuote } from '../../src/ssh/quote.js';
 import {
   breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, powerOn, resizeNodeTmpfs, type LabState,
 } from '../../src/lab/index.js';
@@ -85,30 +86,18 @@ function summaryOf(r: CliRun): Summary | undefined {
 const recover = (lab: LabState, state: string, extra: string[] = []) => runCli(['recover', '-i', lab.inventoryPath, '--state-dir', state, '--yes', '--json', ...extra]);
 const resume = (lab: LabState, state: string, extra: string[] = []) => runCli(['resume', '-i', lab.inventoryPath, '--state-dir', state, '--json', ...extra]);
 
-function runDir(state: string): string | undefined {
-  const root = join(state, 'runs');
-  if (!existsSync(root)) return undefined;
-  const id = readdirSync(root).filter((d) => /^\d{8}T/.test(d)).sort().pop();
-  return id ? join(root, id) : undefined;
+/** The newest run of a state dir (each fault has a state dir of its own). */
+function runOf(state: string): RunDir | undefined {
+  const id = listRuns(state).pop();
+  return id ? new RunDir(state, id) : undefined;
 }
 
 function journal(state: string): JournalEvent[] {
-  const dir = runDir(state);
-  if (!dir || !existsSync(join(dir, 'journal.jsonl'))) return [];
-  return readFileSync(join(dir, 'journal.jsonl'), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as JournalEvent];
-      } catch {
-        return []; // a line being written
-      }
-    });
+  return runOf(state)?.read() ?? [];
 }
 
 function planOf(state: string): Plan {
-  return JSON.parse(readFileSync(join(runDir(state)!, 'plan.json'), 'utf8')) as Plan;
+  return JSON.parse(readFileSync(runOf(state)!.planPath, 'utf8')) as Plan;
 }
 
 /** Waits until the run's journal has an event `match` accepts (polled every 25 ms), or the run ended. */
@@ -183,35 +172,86 @@ class Checks {
 const cut = (s: string, n = 240) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 // ---------------------------------------------------------------------------------------------------
-// node-side tools: the etcd binary swapped in one node's mount namespace only
+// node-side tools: a binary swapped in one node's mount namespace only; etcd-dr's SSH session cut there
 
 /**
- * Replaces the etcd binary inside one node by a bind mount over it (the real one stays reachable at
- * /run/etcd-dr-test/etcd): `broken` is a truncated copy, as after a failed upgrade (it dies with SIGSEGV);
- * `gated` is a wrapper that answers --version at once but starts etcd only once /run/etcd-dr-test/go exists.
+ * Replaces `tool`'s binary inside one node by a bind mount over it (the real one stays reachable at
+ * /run/etcd-dr-test/<tool>): a truncated copy of it (`truncate` bytes, as after a failed upgrade: it dies
+ * with SIGSEGV), or a shell `script` that calls the real one as it sees fit.
  */
-async function swapEtcd(lab: LabState, node: string, how: 'broken' | 'gated'): Promise<void> {
-  const replacement =
-    how === 'broken'
-      ? 'head -c 4000000 /run/etcd-dr-test/etcd > /run/etcd-dr-test/replacement'
-      : [
-          "printf '%s\\n' '#!/bin/sh'",
-          "'case \"$1\" in --version) exec /run/etcd-dr-test/etcd \"$@\" ;; esac'",
-          "'while [ ! -e /run/etcd-dr-test/go ]; do sleep 0.2; done'",
-          "'exec /run/etcd-dr-test/etcd \"$@\"' > /run/etcd-dr-test/replacement",
-        ].join(' ');
+async function swapTool(lab: LabState, node: string, tool: 'etcd' | 'etcdctl', replacement: { truncate: number } | { script: string[] }): Promise<void> {
+  const real = `/run/etcd-dr-test/${tool}`;
+  const out = `${real}.replacement`;
   const script = [
     'set -eu',
-    'real=$(readlink -f "$(command -v etcd)")',
+    `real=$(readlink -f "$(command -v ${tool})")`,
     'mkdir -p /run/etcd-dr-test',
-    ': > /run/etcd-dr-test/etcd',
-    'mount --bind "$real" /run/etcd-dr-test/etcd',
-    replacement,
-    'chmod 0755 /run/etcd-dr-test/replacement',
-    'mount --bind /run/etcd-dr-test/replacement "$real"',
+    `: > ${real}`,
+    `mount --bind "$real" ${real}`,
+    'truncate' in replacement ? `head -c ${replacement.truncate} ${real} > ${out}` : `printf '%s\\n' "$1" > ${out}`,
+    `chmod 0755 ${out}`,
+    `mount --bind ${out} "$real"`,
   ].join('\n');
-  const r = await labExec(lab, node, ['sh', '-c', script]);
+  const r = await labExec(lab, node, ['sh', '-c', script, '_', 'script' in replacement ? replacement.script.join('\n') : '']);
   expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: '' });
+}
+
+/**
+ * etcd on one node swapped (see swapTool): `broken` dies with SIGSEGV; `gated` answers --version at once
+ * but starts etcd only once /run/etcd-dr-test/go exists.
+ */
+async function swapEtcd(lab: LabState, node: string, how: 'broken' | 'gated'): Promise<void> {
+  await swapTool(
+    lab,
+    node,
+    'etcd',
+    how === 'broken'
+      ? { truncate: 4_000_000 }
+      : {
+          script: [
+            '#!/bin/sh',
+            'case "$1" in --version) exec /run/etcd-dr-test/etcd "$@" ;; esac',
+            'while [ ! -e /run/etcd-dr-test/go ]; do sleep 0.2; done',
+            'exec /run/etcd-dr-test/etcd "$@"',
+          ],
+        },
+  );
+}
+
+interface KilledSession {
+  node: string;
+  sshd: string;
+  args: string;
+  /** the process the session was found above */
+  pid: string;
+}
+
+/**
+ * Polls `nodes` until it finds etcd-dr's SSH session (`sshd: <user>@notty`) above a process `pgrep -f
+ * pattern` matches (a shell may sit in between) and SIGKILLs it, which drops etcd-dr's connection to that
+ * node; gives up when the run ended or after 90 s. `guard` is a shell test that must hold first.
+ */
+async function killSessionAbove(lab: LabState, nodes: string[], pattern: string, running: () => boolean, guard = 'true'): Promise<KilledSession | undefined> {
+  const script = [
+    `${guard} || exit 1`,
+    `for p in $(pgrep -f ${shellQuote(pattern)}); do`,
+    '  q=$p; for i in 1 2 3 4; do q=$(ps -o ppid= -p "$q" | tr -d " "); [ -n "$q" ] || break',
+    '    args=$(ps -o args= -p "$q")',
+    '    case "$args" in "sshd: "*@notty) kill -9 "$q" && echo "$q|$args|$p"; exit 0 ;; esac',
+    '  done',
+    'done',
+    'exit 1',
+  ].join('\n');
+  const until = Date.now() + 90_000;
+  while (running() && Date.now() < until) {
+    const tries = await Promise.all(nodes.map(async (node) => ({ node, r: await labExec(lab, node, ['sh', '-c', script], { timeout: 30 }) })));
+    const hit = tries.find((t) => t.r.code === 0);
+    if (hit) {
+      const [sshd = '', args = '', pid = ''] = hit.r.stdout.trim().split('|');
+      return { node: hit.node, sshd, args, pid };
+    }
+  }
+  return undefined;
 }
 
 /** The node's own etcd binary back in place. */
@@ -243,27 +283,9 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     const survivor = planOf(state).survivor!.name;
     // once the survivor is started, cut etcd-dr's connection under the first wait for etcd to serve found on any node
     await journalEvent(state, stepStart(`-start-${survivor}`), run.running);
-    const killScript = [
-      // the wait script is the one that can time out (the one-shot serve check cannot)
-      "for p in $(pgrep -f 'etcd-dr:timeou[t]'); do",
-      '  pp=$(ps -o ppid= -p "$p" | tr -d " ")',
-      '  args=$(ps -o args= -p "$pp")',
-      '  case "$args" in',
-      '    "sshd: "*@notty) kill -9 "$pp" && echo "$pp|$args|$p"; exit 0 ;;',
-      '  esac',
-      'done',
-      'exit 1',
-    ].join('\n');
-    let killed: { node: string; sshd: string; args: string; script: string; at: number } | undefined;
-    const until = Date.now() + 90_000;
-    while (!killed && run.running() && Date.now() < until) {
-      const tries = await Promise.all(ALL.map(async (n) => ({ n, r: await labExec(lab, n, ['sh', '-c', killScript], { timeout: 30 }) })));
-      const hit = tries.find((t) => t.r.code === 0);
-      if (hit) {
-        const [sshd = '', args = '', script = ''] = hit.r.stdout.trim().split('|');
-        killed = { node: hit.n, sshd, args, script, at: Date.now() };
-      }
-    }
+    // the wait script is the one that can time out (the one-shot serve check cannot); the bracket keeps
+    // pgrep from matching the kill script itself
+    const killed = await killSessionAbove(lab, ALL, 'etcd-dr:timeou[t]', run.running);
     const r = await run.result;
     const events = journal(state);
     const retry = events.find((e): e is Extract<JournalEvent, { event: 'step-retry' }> => e.event === 'step-retry');
@@ -281,7 +303,7 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     c.need(new Set(Object.values(s?.verification.hashkv.hashes ?? {})).size === 1 && Object.keys(s?.verification.hashkv.hashes ?? {}).length === 3, 'hashkv equal on 3 members');
     c.need(cluster.ok, 'cluster: 3 voting members, env files, every key');
     table.add({
-      fault: `SSH connection cut mid-command: etcd-dr's sshd session on ${killed?.node ?? '?'} (${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}) SIGKILLed while it ran step ${retry?.step ?? '?'}'s wait for etcd to serve (script pid ${killed?.script ?? '?'})`,
+      fault: `SSH connection cut mid-command: etcd-dr's sshd session on ${killed?.node ?? '?'} (${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}) SIGKILLed while it ran step ${retry?.step ?? '?'}'s wait for etcd to serve (script pid ${killed?.pid ?? '?'})`,
       expected: 'the step is repeated after reconnecting (it checks before it acts), the journal records that its first attempt has an unknown outcome; the recovery completes with every key',
       seen:
         `journal: step-retry of ${retry?.step ?? '(none)'} on ${retry?.node ?? '?'} ("${cut(retry?.error.split('`')[0] ?? '', 80)}…"), ${rechecks} command(s) of the step run again there, then step-done "${stepDone?.outcome ?? '-'}" after ${stepDone ? sec(stepDone.ms) : '-'}; ` +
@@ -297,46 +319,19 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     const survivor = 'etcd1';
     // etcdctl on the survivor: the first `member add` that etcd applies prints its answer, then holds the
     // exit (the answer stays unread) until the test has cut the connection; every other call is the real one
-    const wrapper = [
-      '#!/bin/sh',
-      'case "$*" in *"member add"*) ;; *) exec /run/etcd-dr-test/etcdctl "$@" ;; esac',
-      '/run/etcd-dr-test/etcdctl "$@"; rc=$?',
-      'if [ "$rc" = 0 ] && [ ! -e /run/etcd-dr-test/held ]; then : > /run/etcd-dr-test/held; sleep 30; fi',
-      'exit $rc',
-    ].join('\n');
-    const swap = await labExec(lab, survivor, ['sh', '-c', [
-      'set -eu',
-      'real=$(readlink -f "$(command -v etcdctl)")',
-      'mkdir -p /run/etcd-dr-test',
-      ': > /run/etcd-dr-test/etcdctl',
-      'mount --bind "$real" /run/etcd-dr-test/etcdctl',
-      `printf '%s\\n' "$1" > /run/etcd-dr-test/wrapper`,
-      'chmod 0755 /run/etcd-dr-test/wrapper',
-      'mount --bind /run/etcd-dr-test/wrapper "$real"',
-    ].join('\n'), '_', wrapper]);
-    expect({ code: swap.code, err: swap.stderr }).toEqual({ code: 0, err: '' });
+    await swapTool(lab, survivor, 'etcdctl', {
+      script: [
+        '#!/bin/sh',
+        'case "$*" in *"member add"*) ;; *) exec /run/etcd-dr-test/etcdctl "$@" ;; esac',
+        '/run/etcd-dr-test/etcdctl "$@"; rc=$?',
+        'if [ "$rc" = 0 ] && [ ! -e /run/etcd-dr-test/held ]; then : > /run/etcd-dr-test/held; sleep 30; fi',
+        'exit $rc',
+      ],
+    });
     const run = background(recover(lab, state));
     await journalEvent(state, (e) => e.event === 'run-start', run.running);
     expect(planOf(state).survivor?.name).toBe(survivor);
-    const killScript = [
-      '[ -e /run/etcd-dr-test/held ] || exit 1',
-      // etcd-dr's session is the sshd ancestor of the held call (a shell may sit in between)
-      "p=$(pgrep -f '^sleep 30$' | head -n 1); [ -n \"$p\" ] || exit 1",
-      'q=$p; for i in 1 2 3 4; do q=$(ps -o ppid= -p "$q" | tr -d " "); [ -n "$q" ] || break',
-      '  args=$(ps -o args= -p "$q")',
-      '  case "$args" in "sshd: "*@notty) kill -9 "$q" && echo "$q|$args"; exit 0 ;; esac',
-      'done',
-      'exit 1',
-    ].join('\n');
-    let killed: { sshd: string; args: string } | undefined;
-    const until = Date.now() + 90_000;
-    while (!killed && run.running() && Date.now() < until) {
-      const r = await labExec(lab, survivor, ['sh', '-c', killScript], { timeout: 30 });
-      if (r.code === 0) {
-        const [sshd = '', args = ''] = r.stdout.trim().split('|');
-        killed = { sshd, args };
-      }
-    }
+    const killed = await killSessionAbove(lab, [survivor], '^sleep 30$', run.running, '[ -e /run/etcd-dr-test/held ]');
     const r = await run.result;
     const events = journal(state);
     // progress lines of the add step: `+3.1 s 10-add-etcd2 the answer to the member add was lost (…)`

@@ -26,7 +26,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { title } from '../../src/apply/executor.js';
-import type { JournalEvent } from '../../src/apply/rundir.js';
+import { RunDir, type JournalEvent } from '../../src/apply/rundir.js';
 import { breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, type LabState } from '../../src/lab/index.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { EXIT } from '../../src/util/errors.js';
@@ -117,17 +117,7 @@ function runIdIn(state: string): string | undefined {
 }
 
 function journalOf(state: string, runId: string): JournalEvent[] {
-  const p = join(state, 'runs', runId, 'journal.jsonl');
-  if (!existsSync(p)) return [];
-  const out: JournalEvent[] = [];
-  for (const line of readFileSync(p, 'utf8').split('\n')) {
-    try {
-      if (line.trim()) out.push(JSON.parse(line) as JournalEvent);
-    } catch {
-      // a line being written right now
-    }
-  }
-  return out;
+  return new RunDir(state, runId).read();
 }
 
 /** The events one process wrote: from its run-start on. */

@@ -21,6 +21,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listRuns, RunDir, type JournalEvent } from '../../src/apply/rundir.js';
 import { breakAllDown, labExec, loadKeys, type LabState } from '../../src/lab/index.js';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
@@ -95,27 +96,8 @@ async function until<V>(what: string, f: () => V | undefined, ms = 120_000): Pro
   }
 }
 
-interface JournalLine {
-  event: string;
-  step?: string;
-  pid?: number;
-  outcome?: string;
-}
-function journal(state: string, runId: string): JournalLine[] {
-  const f = join(state, 'runs', runId, 'journal.jsonl');
-  if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as JournalLine];
-      } catch {
-        return [];
-      }
-    });
-}
-const runIds = (state: string) => (existsSync(join(state, 'runs')) ? readdirSync(join(state, 'runs')).filter((d) => /^\d{8}T\d{6}Z-[0-9a-f]{4}$/.test(d)) : []);
+const journal = (state: string, runId: string): JournalEvent[] => new RunDir(state, runId).read();
+const runIds = (state: string) => listRuns(state);
 /** the run (and its pid) whose lock step is done, once one is */
 const lockedRun = (state: string) => {
   for (const id of runIds(state)) {
