@@ -250,6 +250,10 @@ async function connectOnce(node: string, ep: Endpoint, o: Resolved, viaJump: boo
     client.on('ready', onReady);
     client.on('error', onError);
     client.on('close', onClose);
+    // Nagle off: every command is a few small packets each way (channel open, exec, exit status,
+    // close), and with Nagle each exchange waited out the peer's delayed ACK, about 40 ms per
+    // command and per handshake round. Through a jump host the socket is a channel: a no-op there.
+    client.once('connect', () => client.setNoDelay(true));
     try {
       client.connect(config);
     } catch (err) {
