@@ -269,7 +269,7 @@ afterAll(async () => {
   for (const s of states) rmSync(s, { recursive: true, force: true });
   table.save({
     etcd: etcdVersion,
-    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x and 127.0.72.x (one lab per fault)',
+    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x, 127.0.72.x and 127.0.73.x (one lab per fault)',
     data: `${KEYS} keys + ${MIB} × 1 MiB values`,
     'suite time': sec(Date.now() - suiteStart),
   });
@@ -353,6 +353,64 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
       seen:
         `"${cut(lost.split(' ').slice(3).join(' '), 200)}"; ${addStep || '(no add step)'} done "${done?.outcome ?? '-'}" after ${done ? sec(done.ms) : '-'}; recover exit ${r.code}; ` +
         `${members.length} members (${members.map((m) => m.name || '(unstarted)').join(', ')}); ${cluster.text}`,
+      pass: c.ok,
+    });
+    expect(c.misses).toEqual([]);
+    await dropLab(lab);
+  }, T);
+
+  it('the SSH connection to the survivor is cut while its restore runs: the repeated restore waits for the one still running, never beside it', async () => {
+    const { lab, before, state } = await brokenLab('127.0.73.');
+    const survivor = 'etcd1';
+    const log = '/run/etcd-dr-test/restores';
+    // etcdctl on the survivor: every `snapshot restore` notes when it starts and ends; the first one
+    // takes 8 s longer (a large db), so it is still running when its connection goes away
+    await swapTool(lab, survivor, 'etcdctl', {
+      script: [
+        '#!/bin/sh',
+        'case "$*" in *"snapshot restore"*) ;; *) exec /run/etcd-dr-test/etcdctl "$@" ;; esac',
+        `echo "start $$ $(date +%s.%N)" >> ${log}`,
+        'if [ ! -e /run/etcd-dr-test/slow ]; then : > /run/etcd-dr-test/slow; sleep 8; fi',
+        '/run/etcd-dr-test/etcdctl "$@"; rc=$?',
+        `echo "end $$ $(date +%s.%N)" >> ${log}`,
+        'exit $rc',
+      ],
+    });
+    const run = background(recover(lab, state));
+    await journalEvent(state, (e) => e.event === 'run-start', run.running);
+    expect(planOf(state).survivor?.name).toBe(survivor);
+    const killed = await killSessionAbove(lab, [survivor], '^sleep 8$', run.running, '[ -e /run/etcd-dr-test/slow ]');
+    const r = await run.result;
+    const events = journal(state);
+    const retry = events.find((e): e is Extract<JournalEvent, { event: 'step-retry' }> => e.event === 'step-retry');
+    const restoreCmds = events.filter((e): e is Extract<JournalEvent, { event: 'command' }> => e.event === 'command' && e.step === retry?.step);
+    const waited = restoreCmds.find((e) => e.stderr.includes('another restore of this run is still running'));
+    // [start, end] of each restore (by its process id), in the order they started
+    const byPid = new Map<string, number[]>();
+    for (const l of (await labExec(lab, survivor, ['cat', log])).stdout.trim().split('\n')) {
+      const [what, pid = '', at] = l.split(' ');
+      if (what === 'start') byPid.set(pid, [Number(at)]);
+      else byPid.get(pid)?.push(Number(at));
+    }
+    const spans = [...byPid.values()];
+    const apart = spans.length === 2 && spans[0]!.length === 2 && spans[1]![0]! >= spans[0]![1]!;
+    const keptAside = (await labExec(lab, survivor, ['sh', '-c', 'ls -1d /var/lib/etcd.etcd-dr-*-restoring.interrupted.* 2>/dev/null || true'])).stdout.trim();
+    const cluster = await clusterState(lab, survivor, before, ALL);
+    const c = new Checks();
+    c.need(killed !== undefined, `etcd-dr's sshd session on ${survivor} was killed while the first restore ran`);
+    c.need(retry !== undefined && /-restore-/.test(retry.step), `the journal has a step-retry of the restore step (${retry?.step ?? 'none'})`);
+    c.need(waited !== undefined, 'the repeated restore says it waits for the one still running');
+    c.need(apart, `the two restores ran one after the other (${spans.map((s) => s.map((t) => t.toFixed(2)).join('–')).join(', ')})`);
+    c.need(keptAside !== '', 'the first restore\'s scratch dir is kept aside, not deleted');
+    c.need(r.code === 0, `recover exits 0 (exit ${r.code}: ${cut(errorOf(r).message)})`);
+    c.need(cluster.ok, 'cluster: 3 voting members, env files, every key');
+    const gap = apart ? spans[1]![0]! - spans[0]![1]! : NaN;
+    table.add({
+      fault: `SSH connection to the survivor ${survivor} cut (its sshd session ${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}, SIGKILLed) while its restore ran; that restore (an etcdctl wrapper makes it 8 s slower) goes on without a connection`,
+      expected: 'the restore step is repeated after reconnecting; the repeated restore waits for the running one (a lock on the db both read) and then sets its scratch dir aside; never two restores at once; the recovery completes with every key',
+      seen:
+        `step-retry of ${retry?.step ?? '(none)'}; "${cut(waited?.stderr.trim().split('\n')[0] ?? '(no wait)', 120)}"; restores ran ${spans.map((s) => s.map((t) => t.toFixed(2)).join('–')).join(' and ')} (${apart ? `the second began ${gap.toFixed(2)} s after the first ended` : 'OVERLAPPING'}); ` +
+        `kept aside: ${keptAside || '(nothing)'}; recover exit ${r.code}; ${cluster.text}`,
       pass: c.ok,
     });
     expect(c.misses).toEqual([]);
