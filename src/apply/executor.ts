@@ -12,7 +12,7 @@ import { mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
@@ -234,7 +234,7 @@ export class Executor {
       case 'backup-db':
         return this.backupDb(step, a);
       case 'restore-db':
-        return this.single(step, restoreScript({ ...a, runId: this.plan.runId }), 3600, 'restore the db');
+        return this.single(step, restoreScript({ ...a, runId: this.plan.runId }), RESTORE_TIMEOUT_S, 'restore the db');
       case 'write-env':
         return this.single(step, writeEnvScript(a), 30, `rewrite ${a.path}`);
       case 'start-etcd':

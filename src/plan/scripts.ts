@@ -118,7 +118,7 @@ export function restoreScript(p: RestoreParams): string {
     // restore ended: a remote command runs on until it next writes to the lost connection) would write
     // into the same scratch dir as this one. Every restore holds a lock on the db it reads (flock, no
     // new file), so this one waits for the other to end and then sees what it left.
-    `if [ -e "$db" ] && command -v flock >/dev/null 2>&1; then exec 9<"$db"; if ! flock -n 9; then echo "etcd-dr: another restore of this run is still running on this node (left by an interrupted etcd-dr); waiting for it to end" >&2; flock -w ${RESTORE_LOCK_WAIT_S} 9 || { echo "etcd-dr:restore-busy another restore of $db still runs after ${RESTORE_LOCK_WAIT_S} s; find it with: pgrep -af 'snapshot restore'" >&2; exit 1; }; fi; fi`,
+    `if [ -e "$db" ] && command -v flock >/dev/null 2>&1; then exec 9<"$db"; if ! flock -n 9; then echo "etcd-dr: another restore of this run is still running on this node (left by an interrupted attempt); waiting for it to end" >&2; flock -w ${RESTORE_LOCK_WAIT_S} 9 || { echo "etcd-dr:restore-busy another restore of $db still runs after ${RESTORE_LOCK_WAIT_S} s; find it with: pgrep -af 'snapshot restore'" >&2; exit 1; }; fi; fi`,
     'if [ -e "$marker" ]; then echo etcd-dr:already; exit 0; fi',
     'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',
     // a scratch dir left by an interrupted attempt of this run is set aside, not reused or deleted
@@ -143,8 +143,10 @@ export function restoreScript(p: RestoreParams): string {
   ].join('\n');
 }
 
-/** seconds a restore waits for another restore of the same run to end (below the step's 3600 s timeout) */
-export const RESTORE_LOCK_WAIT_S = 3000;
+/** seconds the restore step may take on a node (a large db on a slow disk) */
+export const RESTORE_TIMEOUT_S = 3600;
+/** seconds a restore waits for another restore of the same run to end: it answers before its step times out */
+export const RESTORE_LOCK_WAIT_S = RESTORE_TIMEOUT_S - 600;
 
 /** MiB a new data dir needs beside its db: etcd preallocates a 64 MB WAL file (plans and the restore say so) */
 export const WAL_MIB = 62;
