@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { listRuns, RunDir, type JournalEvent } from '../../src/apply/rundir.js';
 import { shellQuote } from '../../src/ssh/quote.js';
 import {
-  breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, powerOn, resizeNodeTmpfs, type LabState,
+  breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, powerOn, resizeNodeTmpfs, type LabEtcdVersion, type LabState,
 } from '../../src/lab/index.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
@@ -51,10 +51,11 @@ const labs = new Set<LabState>();
 const states: string[] = [];
 
 /** A loaded 3-node lab of its own with every member stopped, and every key it held. */
-async function brokenLab(base: string): Promise<{ lab: LabState; before: Map<string, string>; state: string }> {
-  const lab = await startLab(base);
+async function brokenLab(base: string, etcd: LabEtcdVersion = '3.4'): Promise<{ lab: LabState; before: Map<string, string>; state: string }> {
+  const lab = await startLab(base, { etcd });
   labs.add(lab);
-  if (!etcdVersion) etcdVersion = await labEtcdVersion(lab);
+  // the table's version is the suite's own (3.4); a test on another version says so in its row
+  if (!etcdVersion && etcd === '3.4') etcdVersion = await labEtcdVersion(lab);
   await loadKeys(lab, { keys: KEYS, mb: MIB });
   const before = await keysOf(lab, 'etcd1');
   expect(before.size).toBe(KEYS + MIB);
@@ -179,7 +180,7 @@ const cut = (s: string, n = 240) => (s.length > n ? `${s.slice(0, n)}…` : s);
  * /run/etcd-dr-test/<tool>): a truncated copy of it (`truncate` bytes, as after a failed upgrade: it dies
  * with SIGSEGV), or a shell `script` that calls the real one as it sees fit.
  */
-async function swapTool(lab: LabState, node: string, tool: 'etcd' | 'etcdctl', replacement: { truncate: number } | { script: string[] }): Promise<void> {
+async function swapTool(lab: LabState, node: string, tool: 'etcd' | 'etcdctl' | 'etcdutl', replacement: { truncate: number } | { script: string[] }): Promise<void> {
   const real = `/run/etcd-dr-test/${tool}`;
   const out = `${real}.replacement`;
   const script = [
@@ -269,13 +270,13 @@ afterAll(async () => {
   for (const s of states) rmSync(s, { recursive: true, force: true });
   table.save({
     etcd: etcdVersion,
-    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x, 127.0.72.x and 127.0.73.x (one lab per fault)',
+    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x and 127.0.72.x to 127.0.74.x (one lab per fault; 127.0.74.x runs etcd 3.5)',
     data: `${KEYS} keys + ${MIB} × 1 MiB values`,
     'suite time': sec(Date.now() - suiteStart),
   });
 }, T);
 
-describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
+describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test names another)', () => {
   it('the SSH connection to a node is cut while a command runs there: the step runs again, the recovery completes', async () => {
     const { lab, before, state } = await brokenLab('127.0.62.');
     const run = background(recover(lab, state));
@@ -359,19 +360,23 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     await dropLab(lab);
   }, T);
 
-  it('the SSH connection to the survivor is cut while its restore runs: the repeated restore waits for the one still running, never beside it', async () => {
-    const { lab, before, state } = await brokenLab('127.0.73.');
+  it.each([
+    ['3.4', '127.0.73.', 'etcdctl'],
+    ['3.5', '127.0.74.', 'etcdutl'],
+  ] as const)('etcd %s: the SSH connection to the survivor is cut while its restore runs: the repeated restore waits for the one still running, never beside it', async (version, base, tool) => {
+    const { lab, before, state } = await brokenLab(base, version);
     const survivor = 'etcd1';
     const log = '/run/etcd-dr-test/restores';
-    // etcdctl on the survivor: every `snapshot restore` notes when it starts and ends; the first one
-    // takes 8 s longer (a large db), so it is still running when its connection goes away
-    await swapTool(lab, survivor, 'etcdctl', {
+    // the restore tool on the survivor (etcdctl on 3.4, etcdutl from 3.5): every `snapshot restore` notes
+    // when it starts and ends; the first one takes 8 s longer (a large db), so it is still running when
+    // its connection goes away
+    await swapTool(lab, survivor, tool, {
       script: [
         '#!/bin/sh',
-        'case "$*" in *"snapshot restore"*) ;; *) exec /run/etcd-dr-test/etcdctl "$@" ;; esac',
+        `case "$*" in *"snapshot restore"*) ;; *) exec /run/etcd-dr-test/${tool} "$@" ;; esac`,
         `echo "start $$ $(date +%s.%N)" >> ${log}`,
         'if [ ! -e /run/etcd-dr-test/slow ]; then : > /run/etcd-dr-test/slow; sleep 8; fi',
-        '/run/etcd-dr-test/etcdctl "$@"; rc=$?',
+        `/run/etcd-dr-test/${tool} "$@"; rc=$?`,
         `echo "end $$ $(date +%s.%N)" >> ${log}`,
         'exit $rc',
       ],
@@ -406,7 +411,7 @@ describe('node-side faults during a recovery (etcd 3.4, 3 nodes)', () => {
     c.need(cluster.ok, 'cluster: 3 voting members, env files, every key');
     const gap = apart ? spans[1]![0]! - spans[0]![1]! : NaN;
     table.add({
-      fault: `SSH connection to the survivor ${survivor} cut (its sshd session ${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}, SIGKILLed) while its restore ran; that restore (an etcdctl wrapper makes it 8 s slower) goes on without a connection`,
+      fault: `etcd ${version}: SSH connection to the survivor ${survivor} cut (its sshd session ${killed?.args ?? '?'}, pid ${killed?.sshd ?? '?'}, SIGKILLed) while its restore ran; that restore (an ${tool} wrapper makes it 8 s slower) goes on without a connection`,
       expected: 'the restore step is repeated after reconnecting; the repeated restore waits for the running one (a lock on the db both read) and then sets its scratch dir aside; never two restores at once; the recovery completes with every key',
       seen:
         `step-retry of ${retry?.step ?? '(none)'}; "${cut(waited?.stderr.trim().split('\n')[0] ?? '(no wait)', 120)}"; restores ran ${spans.map((s) => s.map((t) => t.toFixed(2)).join('–')).join(' and ')} (${apart ? `the second began ${gap.toFixed(2)} s after the first ended` : 'OVERLAPPING'}); ` +
