@@ -255,6 +255,19 @@ async function killSessionAbove(lab: LabState, nodes: string[], pattern: string,
   return undefined;
 }
 
+/**
+ * `recover` in the background; once a swapped tool on `survivor` holds (`guard` holds and a process
+ * matches `pattern`), etcd-dr's SSH session there is cut. Returns what was killed, the run, its journal.
+ */
+async function recoverCuttingSession(lab: LabState, state: string, survivor: string, pattern: string, guard: string): Promise<{ killed: KilledSession | undefined; r: CliRun; events: JournalEvent[] }> {
+  const run = background(recover(lab, state));
+  await journalEvent(state, (e) => e.event === 'run-start', run.running);
+  expect(planOf(state).survivor?.name).toBe(survivor);
+  const killed = await killSessionAbove(lab, [survivor], pattern, run.running, guard);
+  const r = await run.result;
+  return { killed, r, events: journal(state) };
+}
+
 /** The node's own etcd binary back in place. */
 async function restoreEtcd(lab: LabState, node: string): Promise<void> {
   const r = await labExec(lab, node, ['sh', '-c', 'set -eu\nreal=$(readlink -f "$(command -v etcd)")\numount "$real"\numount -l /run/etcd-dr-test/etcd\netcd --version | head -n 1']);
@@ -329,12 +342,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
         'exit $rc',
       ],
     });
-    const run = background(recover(lab, state));
-    await journalEvent(state, (e) => e.event === 'run-start', run.running);
-    expect(planOf(state).survivor?.name).toBe(survivor);
-    const killed = await killSessionAbove(lab, [survivor], '^sleep 30$', run.running, '[ -e /run/etcd-dr-test/held ]');
-    const r = await run.result;
-    const events = journal(state);
+    const { killed, r, events } = await recoverCuttingSession(lab, state, survivor, '^sleep 30$', '[ -e /run/etcd-dr-test/held ]');
     // progress lines of the add step: `+3.1 s 10-add-etcd2 the answer to the member add was lost (…)`
     const lost = r.stderr.split('\n').find((l) => /^\+\S+ m?s \d+-add-\S+ the answer to the member add was lost/.test(l)) ?? '';
     const addStep = lost.split(' ')[2] ?? '';
@@ -381,12 +389,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
         'exit $rc',
       ],
     });
-    const run = background(recover(lab, state));
-    await journalEvent(state, (e) => e.event === 'run-start', run.running);
-    expect(planOf(state).survivor?.name).toBe(survivor);
-    const killed = await killSessionAbove(lab, [survivor], '^sleep 8$', run.running, '[ -e /run/etcd-dr-test/slow ]');
-    const r = await run.result;
-    const events = journal(state);
+    const { killed, r, events } = await recoverCuttingSession(lab, state, survivor, '^sleep 8$', '[ -e /run/etcd-dr-test/slow ]');
     const retry = events.find((e): e is Extract<JournalEvent, { event: 'step-retry' }> => e.event === 'step-retry');
     const restoreCmds = events.filter((e): e is Extract<JournalEvent, { event: 'command' }> => e.event === 'command' && e.step === retry?.step);
     const waited = restoreCmds.find((e) => e.stderr.includes('another restore of this run is still running'));
