@@ -109,6 +109,31 @@ export function verifyCommands(via: NodeSpec, members: NodeSpec[]): string[] {
   ];
 }
 
+/** A new member's start: it joins with an empty data dir (the wait for it to serve is a step of its own). */
+export function joinerStartStep(j: NodeSpec): Omit<Step, 'id'> & { slug: string } {
+  return {
+    slug: `start-${j.name}`,
+    phase: 'join',
+    node: j.name,
+    join: j.name,
+    action: { type: 'start-etcd', waitHealthy: false },
+    commands: [startScript(j)],
+    why: 'starts with an empty data dir and fetches everything from the leader',
+  };
+}
+
+/** A joined learner's promotion to a voting member, through `via`. */
+export function promoteStep(j: NodeSpec, via: NodeSpec): Omit<Step, 'id'> & { slug: string } {
+  return {
+    slug: `promote-${j.name}`,
+    phase: 'join',
+    node: j.name,
+    join: j.name,
+    action: { type: 'promote', via: via.name, name: j.name },
+    commands: [`${etcdctlPrefix(via)} member promote <id of ${j.name}>   # retried while etcd says the learner is not in sync`],
+    why: 'a learner that caught up becomes a voting member',
+  };
+}
 
 /**
  * A warning when `m`'s data dir parent has less room than a new data dir for a db of `dbBytes` needs
@@ -319,26 +344,8 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
         : 'the voting add of the manual procedure (--no-learner): the quorum grows at once',
     });
     writeEnv(j, cluster, 'join', `${j.name} joins an existing cluster of ${cluster.map((c) => c.name).join(', ')}`, j.name);
-    add({
-      slug: `start-${j.name}`,
-      phase: 'join',
-      node: j.name,
-      join: j.name,
-      action: { type: 'start-etcd', waitHealthy: false },
-      commands: [startScript(j)],
-      why: 'starts with an empty data dir and fetches everything from the leader',
-    });
-    if (intent.learner) {
-      add({
-        slug: `promote-${j.name}`,
-        phase: 'join',
-        node: j.name,
-        join: j.name,
-        action: { type: 'promote', via: survivor.name, name: j.name },
-        commands: [`${etcdctlPrefix(survivor)} member promote <id of ${j.name}>   # retried while etcd says the learner is not in sync`],
-        why: 'a learner that caught up becomes a voting member',
-      });
-    }
+    add(joinerStartStep(j));
+    if (intent.learner) add(promoteStep(j, survivor));
     if (!intent.learner) waitFor(j, 'the member serves clients before the next one is added (a voting member that does not serve puts the quorum at risk)');
     current.push(j);
   }

@@ -16,16 +16,14 @@ import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
-import { otherLocks, roomWarning, type PlanContext } from './recover.js';
+import { joinerStartStep, otherLocks, promoteStep, roomWarning, type PlanContext } from './recover.js';
 import {
   EMPTY_SHA256,
   etcdctlPrefix,
   lockScript,
   moveAsideScript,
-  startScript,
   stopScript,
   unlockScript,
-  waitHealthyScript,
   publishCommands,
   writeEnvScript,
 } from './scripts.js';
@@ -97,7 +95,7 @@ interface Checked {
 
 /** A cluster ready for a membership change: its quorum, every member known, no half-done join, no lock. */
 function checkCluster(ctx: PlanContext, o: { verb: string; mayBeDown?: string }): Checked {
-  const { inventory, facts, runId } = ctx;
+  const { inventory, facts } = ctx;
   const a = facts.assessment;
   const lock = otherLocks(ctx, { breakLock: false, flag: false });
   if (a.verdict === 'quorum-lost') {
@@ -343,24 +341,8 @@ class Builder {
     if (ev && cv && (ev.major !== cv.major || ev.minor !== cv.minor)) {
       this.warnings.push(`${j.name} has etcd ${ev.raw}, the cluster runs ${cv.raw}: members of one cluster should run the same minor version`);
     }
-    this.add({
-      slug: `start-${j.name}`,
-      phase: 'join',
-      node: j.name,
-      join: j.name,
-      action: { type: 'start-etcd', waitHealthy: false },
-      commands: [startScript(j)],
-      why: 'starts with an empty data dir and fetches everything from the leader',
-    });
-    this.add({
-      slug: `promote-${j.name}`,
-      phase: 'join',
-      node: j.name,
-      join: j.name,
-      action: { type: 'promote', via: via.name, name: j.name },
-      commands: [`${etcdctlPrefix(via)} member promote <id of ${j.name}>   # retried while etcd says the learner is not in sync`],
-      why: 'a learner that caught up becomes a voting member',
-    });
+    this.add(joinerStartStep(j));
+    this.add(promoteStep(j, via));
     this.add({
       slug: `wait-${j.name}`,
       phase: 'join',

@@ -13,7 +13,7 @@ import type { Inventory } from '../../src/inventory/types.js';
 import type { PlanContext } from '../../src/plan/recover.js';
 import { planReplace, planScaleIn, planScaleOut } from '../../src/plan/scale.js';
 import type { Plan } from '../../src/plan/types.js';
-import { EXIT, ExitError, RefusedError } from '../../src/util/errors.js';
+import { EXIT, ExitError } from '../../src/util/errors.js';
 import { clusterFacts, inventory, node, type NodeOpts } from '../support/facts.js';
 import { refusal } from '../support/plan-helpers.js';
 

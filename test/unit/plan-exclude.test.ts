@@ -4,7 +4,7 @@ import type { NodeFacts } from '../../src/facts/types.js';
 import { checkExclude, excludeFromPlan } from '../../src/plan/exclude.js';
 import { planRecover } from '../../src/plan/recover.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
-import { ExitError, RefusedError } from '../../src/util/errors.js';
+import { ExitError } from '../../src/util/errors.js';
 import { addr, clusterFacts, envFileText, inventory, node } from '../support/facts.js';
 import { refusal as refused } from '../support/plan-helpers.js';
 

@@ -9,8 +9,7 @@ import { editEnvText } from '../../src/plan/envedit.js';
 import { BUMP_REVISION, planRecover, type PlanContext } from '../../src/plan/recover.js';
 import { lockScript, moveAsideScript, restoreScript, stopScript, unlockScript, writeEnvScript } from '../../src/plan/scripts.js';
 import { chooseSurvivor, dataRevision, evidenceRow } from '../../src/plan/survivor.js';
-import type { Action, Plan, RecoverIntent, Step } from '../../src/plan/types.js';
-import { RefusedError } from '../../src/util/errors.js';
+import type { Plan, RecoverIntent } from '../../src/plan/types.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
 import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
 

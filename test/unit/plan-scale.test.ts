@@ -6,8 +6,7 @@ import type { NodeFacts } from '../../src/facts/types.js';
 import type { PlanContext } from '../../src/plan/recover.js';
 import { envForNewNode, faultTolerance, planReplace, planScaleIn, planScaleOut } from '../../src/plan/scale.js';
 import { EMPTY_SHA256, restoreEnvScript, writeEnvScript } from '../../src/plan/scripts.js';
-import type { Action, Plan, Step } from '../../src/plan/types.js';
-import { RefusedError } from '../../src/util/errors.js';
+import type { Plan } from '../../src/plan/types.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
 import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
 
