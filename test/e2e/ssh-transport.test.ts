@@ -207,6 +207,14 @@ describe('one connection per node', () => {
     expect(c.connectCount).toBe(1);
   });
 
+  test('logs in with its key at once: no "none" attempt first (a round trip and a failed login saved)', async () => {
+    const from = node.log().length;
+    const c = await open();
+    expect((await c.exec(['true'])).code).toBe(0);
+    const methods = [...node.log().slice(from).matchAll(/userauth-request for user \S+ service ssh-connection method (\S+)/g)].map((m) => m[1]);
+    expect(methods).toEqual(['publickey', 'publickey']); // the key offered, then signed
+  });
+
   test('runs 20 concurrent commands, at most 8 channels at once, none refused by MaxSessions 8', async () => {
     const before = node.acceptedLogins();
     const c = await open();
