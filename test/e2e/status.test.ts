@@ -1,6 +1,7 @@
 /**
  * `etcd-dr status` against the real lab: healthy, degraded, quorum lost (revisions read from the stopped
- * members' dbs), a changed host key, through a jump host, and as a non-root user with sudo.
+ * members' dbs), a changed host key, through a jump host, and as a non-root user with sudo; healthy and
+ * quorum lost again on etcd 3.5, whose stopped dbs the probe reads with etcdutl.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -160,5 +161,40 @@ describe('status on the lab', () => {
     const r2 = await status(noBecome);
     expect(r2.code).not.toBe(0);
     expect(r2.facts!.nodes.some((n) => n.warnings.length > 0)).toBe(true);
+  }, T);
+});
+
+describe('status on an etcd 3.5 lab (etcdutl beside etcdctl)', () => {
+  let lab35: LabState;
+  beforeAll(async () => {
+    lab35 = await startLab('127.0.75.', { etcd: '3.5' });
+    await loadKeys(lab35, { keys: 300 });
+  }, T);
+  afterAll(async () => stopLab(lab35), T);
+
+  it('healthy with the three tools\' versions; all stopped: quorum-lost, revisions read from the stopped dbs', async () => {
+    const healthy = await status(lab35.inventoryPath);
+    expect(healthy.code).toBe(0);
+    expect(healthy.facts!.assessment.verdict).toBe('healthy');
+    for (const n of healthy.facts!.nodes) {
+      expect([n.versions.etcd?.raw, n.versions.etcdctl?.raw, n.versions.etcdutl?.raw]).toEqual(['3.5.30', '3.5.30', '3.5.30']);
+      expect(n.endpoint?.memberId).toMatch(/^[0-9a-f]{16}$/);
+      expect(n.healthy).toBe(true);
+    }
+    const revision = healthy.facts!.nodes[0]!.endpoint!.revision;
+    await breakAllDown(lab35);
+    try {
+      const r = await status(lab35.inventoryPath);
+      expect(r.code).toBe(6);
+      expect(r.facts!.assessment.verdict).toBe('quorum-lost');
+      for (const n of r.facts!.nodes) {
+        expect(n.service).toBe('inactive');
+        expect(n.dataDir?.db?.revision).toBe(revision);
+        expect(n.dataDir?.db?.totalKey).toBeGreaterThan(300);
+        expect(n.dataDir?.walClusterId).toBe(healthy.facts!.assessment.clusterId);
+      }
+    } finally {
+      await Promise.all(lab35.nodes.map((n) => labExec(lab35, n.name, ['systemctl', 'start', '--no-block', 'etcd'])));
+    }
   }, T);
 });
