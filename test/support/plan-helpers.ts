@@ -1,7 +1,19 @@
 /** Helpers shared by the planner unit tests. */
 import { spawnSync } from 'node:child_process';
+import type { ClusterFacts } from '../../src/facts/types.js';
+import type { Inventory } from '../../src/inventory/types.js';
+import type { PlanContext } from '../../src/plan/recover.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
+
+/** The run id and lock file every planner test plans with. */
+export const RUN = '20261124-200000-ab12';
+export const LOCK = '/var/lib/etcd-dr/lock';
+
+/** What a planner gets: `inventory` and `facts`, at a fixed time, run id, lock file and holder. */
+export function planContext(inventory: Inventory, facts: ClusterFacts, runId = RUN): PlanContext {
+  return { inventory, facts, runId, now: new Date('2026-11-24T20:00:00Z'), toolVersion: '0.1.0', lockFile: LOCK, holder: 'ops@bastion' };
+}
 
 /** Runs `f`, which must refuse (throw a RefusedError); returns the refusal for its message and hint. */
 export function refusal(f: () => unknown): RefusedError {

@@ -15,9 +15,8 @@ import { planReplace, planScaleIn, planScaleOut } from '../../src/plan/scale.js'
 import type { Plan } from '../../src/plan/types.js';
 import { EXIT, ExitError } from '../../src/util/errors.js';
 import { clusterFacts, inventory, node, type NodeOpts } from '../support/facts.js';
-import { refusal } from '../support/plan-helpers.js';
+import { planContext, refusal, RUN } from '../support/plan-helpers.js';
 
-const RUN = '20261124-200000-ab12';
 
 /** A healthy cluster of `members` (the leader given), plus bare nodes up to `count`. */
 function cluster(members: number[] = [1, 2, 3], count = 4, per: Record<number, NodeOpts> = {}, leader = members[0]!): NodeFacts[] {
@@ -31,7 +30,7 @@ function cluster(members: number[] = [1, 2, 3], count = 4, per: Record<number, N
 const inv = (count: number): Inventory => ({ ...inventory(count), cluster: { name: 'k2', disposable: true } });
 
 function ctx(nodes: NodeFacts[]): PlanContext {
-  return { inventory: inv(nodes.length), facts: clusterFacts(nodes), runId: RUN, now: new Date('2026-11-24T20:00:00Z'), toolVersion: '0.1.0', lockFile: '/var/lib/etcd-dr/lock', holder: 'ops@bastion' };
+  return planContext(inv(nodes.length), clusterFacts(nodes));
 }
 
 /** Every step of the plan done in `ms` ms (a move-leader step ends `leader`), as the executor reports it. */

@@ -6,7 +6,7 @@ import { planRecover } from '../../src/plan/recover.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { ExitError } from '../../src/util/errors.js';
 import { addr, clusterFacts, envFileText, inventory, node } from '../support/facts.js';
-import { refusal as refused } from '../support/plan-helpers.js';
+import { planContext, refusal as refused } from '../support/plan-helpers.js';
 
 const RUN = '20261124T200000Z-ab12';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -15,7 +15,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 function recoverPlan(): Plan {
   const nodes = [1, 2, 3].map((i) => node(i, { running: false, revision: [1000, 1200, 1100][i - 1], version: '3.5.30' }));
   return planRecover(
-    { inventory: inventory(3), facts: clusterFacts(nodes), runId: RUN, now: new Date('2026-11-24T20:00:00Z'), toolVersion: '0.1.0', lockFile: '/var/lib/etcd-dr/lock', holder: 'ops@bastion' },
+    planContext(inventory(3), clusterFacts(nodes), RUN),
     { kind: 'recover', exclude: [], learner: true, force: false, localBackup: true, backupDir: '/root/.etcd-dr/backups' },
   );
 }

@@ -11,21 +11,10 @@ import { lockScript, moveAsideScript, restoreScript, stopScript, unlockScript, w
 import { chooseSurvivor, dataRevision, evidenceRow } from '../../src/plan/survivor.js';
 import type { Plan, RecoverIntent } from '../../src/plan/types.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
-import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
-
-const RUN = '20261124-200000-ab12';
-const LOCK = '/var/lib/etcd-dr/lock';
+import { LOCK, planContext, refusal, RUN, runSh, stepsOf as of } from '../support/plan-helpers.js';
 
 function ctx(nodes: NodeFacts[], count = nodes.length): PlanContext {
-  return {
-    inventory: inventory(count),
-    facts: clusterFacts(nodes),
-    runId: RUN,
-    now: new Date('2026-11-24T20:00:00Z'),
-    toolVersion: '0.1.0',
-    lockFile: LOCK,
-    holder: 'ops@bastion',
-  };
+  return planContext(inventory(count), clusterFacts(nodes));
 }
 
 function intent(over: Partial<RecoverIntent> = {}): RecoverIntent {

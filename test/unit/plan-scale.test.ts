@@ -8,20 +8,10 @@ import { envForNewNode, faultTolerance, planReplace, planScaleIn, planScaleOut }
 import { EMPTY_SHA256, restoreEnvScript, writeEnvScript } from '../../src/plan/scripts.js';
 import type { Plan } from '../../src/plan/types.js';
 import { clusterFacts, envFileText, initialCluster, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
-import { refusal, runSh, stepsOf as of } from '../support/plan-helpers.js';
-
-const RUN = '20261124-200000-ab12';
+import { planContext, refusal, RUN, runSh, stepsOf as of } from '../support/plan-helpers.js';
 
 function ctx(nodes: NodeFacts[], count = nodes.length): PlanContext {
-  return {
-    inventory: inventory(count),
-    facts: clusterFacts(nodes),
-    runId: RUN,
-    now: new Date('2026-11-24T20:00:00Z'),
-    toolVersion: '0.1.0',
-    lockFile: '/var/lib/etcd-dr/lock',
-    holder: 'ops@bastion',
-  };
+  return planContext(inventory(count), clusterFacts(nodes));
 }
 
 /** A healthy cluster of `members` (etcd1 leads), plus bare nodes up to `count`: no env file, no data, etcd stopped. */
