@@ -213,8 +213,7 @@ async function connectOnce(node: string, ep: Endpoint, o: Resolved, viaJump: boo
     hostVerifier,
     ...(privateKey ? { privateKey, ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}) } : {}),
     ...(o.agent ? { agent: o.agent } : {}),
-    // only the methods etcd-dr has: ssh2 would first try "none", one more round trip (and a failed login
-    // in the node's auth log) on every connection
+    // only the methods etcd-dr has: ssh2 would first try "none", one more round trip on every connection
     authHandler: [...(privateKey ? (['publickey'] as const) : []), ...(o.agent ? (['agent'] as const) : [])],
     ...(sock ? { sock } : {}),
   };
