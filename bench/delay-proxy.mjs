@@ -10,6 +10,7 @@
 // Used by bench/status.mjs (`--rtt`); nothing in etcd-dr itself uses it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { parse, stringify } from 'yaml';
 
 /** Relays `listen` (host, port) to `target` (host, port), delaying each direction by `oneWayMs`. */
 export function delayRelay({ listen, target, oneWayMs }) {
@@ -61,17 +62,8 @@ export function delayRelay({ listen, target, oneWayMs }) {
  */
 export async function delayedInventory({ inventoryPath, nodes, rttMs, port = 22022, dir }) {
   if (!rttMs) return { inventoryPath, close: async () => undefined };
-  const relays = [];
-  try {
-    for (const address of nodes) {
-      relays.push(await delayRelay({ listen: { host: address, port }, target: { host: address, port: 22 }, oneWayMs: rttMs / 2 }));
-    }
-  } catch (e) {
-    await Promise.all(relays.map((r) => r.close()));
-    throw e;
-  }
-  const text = readFileSync(inventoryPath, 'utf8');
-  const knownHostsPath = text.match(/^\s*knownHostsFile:\s*(\S+)\s*$/m)?.[1];
+  const doc = parse(readFileSync(inventoryPath, 'utf8'));
+  const knownHostsPath = doc?.ssh?.knownHostsFile;
   if (!knownHostsPath) throw new Error(`delayedInventory: no ssh.knownHostsFile in ${inventoryPath}`);
   // the relays' host keys are the nodes' own: the same key lines, named [address]:port
   const known = readFileSync(knownHostsPath, 'utf8')
@@ -84,11 +76,18 @@ export async function delayedInventory({ inventoryPath, nodes, rttMs, port = 220
     .join('\n');
   const knownOut = `${dir}/known_hosts.rtt${rttMs}`;
   writeFileSync(knownOut, `${known}\n`);
-  const inv = text
-    .replace(/^(\s*)port:\s*22\s*$/m, `$1port: ${port}`)
-    .replace(/^(\s*knownHostsFile:\s*)\S+\s*$/m, `$1${knownOut}`);
-  if (!inv.includes(`port: ${port}`)) throw new Error(`delayedInventory: no ssh.port: 22 to replace in ${inventoryPath}`);
+  doc.ssh.port = port;
+  doc.ssh.knownHostsFile = knownOut;
   const invOut = `${dir}/inventory.rtt${rttMs}.yaml`;
-  writeFileSync(invOut, inv);
+  writeFileSync(invOut, stringify(doc));
+  const relays = [];
+  try {
+    for (const address of nodes) {
+      relays.push(await delayRelay({ listen: { host: address, port }, target: { host: address, port: 22 }, oneWayMs: rttMs / 2 }));
+    }
+  } catch (e) {
+    await Promise.all(relays.map((r) => r.close()));
+    throw e;
+  }
   return { inventoryPath: invOut, close: () => Promise.all(relays.map((r) => r.close())) };
 }

@@ -124,20 +124,25 @@ function runSpawned(inv, want) {
   });
 }
 
-/** The baseline: what status would cost if it probed one node after the other. */
-async function runSequential(inv, want) {
-  const t0 = performance.now();
+/** Loads the inventory, runs `fn(nodes, transport)` over one Transport and closes every connection it opened. */
+async function overNodes(inv, fn) {
   const inventory = await loadInventory({ path: inv, env: process.env, cwd: root });
   const transport = new Transport({ env: process.env });
-  const nodes = [];
   try {
-    for (const spec of inventory.nodes) {
-      const conn = await transport.connect(spec);
-      nodes.push(await probeNode(spec, conn, { lockFile: DEFAULT_LOCK_FILE }));
-    }
+    return await fn(inventory.nodes, transport);
   } finally {
     await transport.closeAll();
   }
+}
+
+/** The baseline: what status would cost if it probed one node after the other. */
+async function runSequential(inv, want) {
+  const t0 = performance.now();
+  const nodes = await overNodes(inv, async (specs, transport) => {
+    const probed = [];
+    for (const spec of specs) probed.push(await probeNode(spec, await transport.connect(spec), { lockFile: DEFAULT_LOCK_FILE }));
+    return probed;
+  });
   const t = performance.now() - t0;
   checkHealthy('sequential probe', nodes, undefined, want);
   return t;
@@ -149,15 +154,10 @@ async function runSequential(inv, want) {
  */
 async function runNullProbe(inv, want) {
   const t0 = performance.now();
-  const inventory = await loadInventory({ path: inv, env: process.env, cwd: root });
-  const transport = new Transport({ env: process.env });
-  try {
-    const codes = await Promise.all(inventory.nodes.map(async (spec) => (await (await transport.connect(spec)).sh('true')).code));
-    if (codes.length !== want || codes.some((c) => c !== 0)) throw new Error(`null probe: expected ${want} nodes to run true, got exit codes ${codes.join(', ')}`);
-  } finally {
-    await transport.closeAll();
-  }
-  return performance.now() - t0;
+  const codes = await overNodes(inv, (specs, transport) => Promise.all(specs.map(async (spec) => (await (await transport.connect(spec)).sh('true')).code)));
+  const t = performance.now() - t0;
+  if (codes.length !== want || codes.some((c) => c !== 0)) throw new Error(`null probe: expected ${want} nodes to run true, got exit codes ${codes.join(', ')}`);
+  return t;
 }
 
 const VARIANTS = [
