@@ -8,8 +8,9 @@
  * - a dropped SSH connection during a step re-runs the step once (every step checks before it acts);
  * - a failed join is rolled back so the members already serving keep their quorum.
  */
-import { mkdirSync, chmodSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createReadStream, existsSync, mkdirSync, chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
@@ -76,6 +77,8 @@ export class Executor {
   private joinerStartedAt?: number;
   /** a serve check run in the background right after a promote, read by that member's wait step */
   private readonly serveSeen = new Map<string, Promise<{ word: string; at: number }>>();
+  /** db copies to the bastion that `alongside` backup steps of this process started, by local path */
+  private readonly copies = new Map<string, { step: string; started: number; done: Promise<DbCopy> }>();
 
   constructor(
     private readonly plan: Plan,
@@ -190,7 +193,13 @@ export class Executor {
         if (step.action.type === 'verify') verification = out.data;
         results.push({ id: step.id, ms, outcome: out.outcome, resumed: false });
       }
+      // a plan whose copy has no wait step of its own (a hand-made one) still ends only with the copy made
+      for (const [path, c] of [...this.copies]) {
+        this.copies.delete(path);
+        await c.done;
+      }
     } catch (err) {
+      await this.settleCopies();
       const interrupted = err instanceof ExitError && (err.exitCode === EXIT.interrupted || err.exitCode === EXIT.terminated);
       // refused at its lock step before any step of it ran: the locks it took are released and nothing
       // changed, so there is nothing to resume (a later bare `resume` must not pick this run's old plan)
@@ -233,6 +242,8 @@ export class Executor {
         return this.single(step, moveAsideScript(a.from, a.to), 60, `move ${a.from} aside`);
       case 'backup-db':
         return this.backupDb(step, a);
+      case 'backup-wait':
+        return this.backupWait(step, a);
       case 'restore-db':
         return this.single(step, restoreScript({ ...a, runId: this.plan.runId }), RESTORE_TIMEOUT_S, 'restore the db');
       case 'write-env':
@@ -299,16 +310,72 @@ export class Executor {
     return { outcome: words.every((w) => w.endsWith(':already')) ? 'already' : 'done', data: { nodes: words } };
   }
 
+  /**
+   * Copies the db to the bastion. An `alongside` step only starts the copy and is done once it runs: the
+   * restore and the joins go on meanwhile (they only read the db, kept aside on the node), and the
+   * plan's `backup-wait` step waits for it. A copy that a stopping run leaves running is waited for
+   * (settleCopies), so a failed run still leaves the bastion its copy.
+   */
   private async backupDb(step: Step, a: Extract<Action, { type: 'backup-db' }>): Promise<StepOutcome> {
-    const dir = dirname(a.localPath);
+    const c = await this.conn(node(step));
+    if (!a.alongside) {
+      const r = await this.copyDb(c, step, a.remoteDb, a.localPath);
+      return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256 } };
+    }
+    const started = Date.now();
+    const done = this.copyDb(c, step, a.remoteDb, a.localPath);
+    // awaited by the wait step, or by settleCopies when the run stops first: never left unhandled
+    done.catch(() => undefined);
+    this.copies.set(a.localPath, { step: step.id, started, done });
+    return { outcome: 'started', data: { localPath: a.localPath } };
+  }
+
+  /** The copy an `alongside` backup step started: awaited, found complete on the bastion, or made now. */
+  private async backupWait(step: Step, a: Extract<Action, { type: 'backup-wait' }>): Promise<StepOutcome> {
+    const inFlight = this.copies.get(a.localPath);
+    if (inFlight) {
+      // a failed copy is not awaited twice: the step's repeat (a lost connection) copies again below
+      this.copies.delete(a.localPath);
+      const w0 = Date.now();
+      const r = await inFlight.done;
+      return {
+        outcome: 'done',
+        data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, copyMs: r.ms, waitedMs: Date.now() - w0, alongside: inFlight.step, copyEndedAt: r.endedAt },
+      };
+    }
+    const earlier = await completeCopy(a.localPath);
+    if (earlier) return { outcome: 'already', data: { localPath: a.localPath, bytes: earlier.bytes, sha256: earlier.sha256 } };
+    const stale = staleParts(a.localPath);
+    for (const f of stale) rmSync(f, { force: true });
+    if (stale.length) this.d.log.info({ step: step.id, removed: stale }, 'removed the incomplete db copies of an interrupted attempt');
+    const r = await this.copyDb(await this.conn(node(step)), step, a.remoteDb, a.localPath);
+    return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, copyMs: r.ms } };
+  }
+
+  /** Streams the remote db into a 0600 file under a 0700 dir, writes its sha256 beside it, journals it. */
+  private async copyDb(c: NodeConnection, step: Step, remoteDb: string, localPath: string): Promise<DbCopy> {
+    const dir = dirname(localPath);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    const c = await this.conn(node(step));
     const t0 = Date.now();
-    const { bytes, sha256 } = await c.download(a.remoteDb, a.localPath, { mode: 0o600, timeout: 3600 });
-    writeFileSync(`${a.localPath}.sha256`, `${sha256}  ${a.localPath.split('/').pop()}\n`, { mode: 0o600 });
-    this.d.run.append({ event: 'command', step: step.id, node: node(step), command: `download ${a.remoteDb}`, code: 0, signal: null, ms: Date.now() - t0, timedOut: false, stdout: `${bytes} bytes sha256 ${sha256}`, stderr: '' });
-    return { outcome: 'done', data: { localPath: a.localPath, bytes, sha256 } };
+    const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600 });
+    writeFileSync(`${localPath}.sha256`, `${sha256}  ${basename(localPath)}\n`, { mode: 0o600 });
+    const endedAt = Date.now();
+    this.d.run.append({ event: 'command', step: step.id, node: c.node, command: `download ${remoteDb}`, code: 0, signal: null, ms: endedAt - t0, timedOut: false, stdout: `${bytes} bytes sha256 ${sha256}`, stderr: '' });
+    return { bytes, sha256, ms: endedAt - t0, endedAt };
+  }
+
+  /** Waits for copies still running when the run stops (a failed step, a signal): the bastion keeps them. */
+  private async settleCopies(): Promise<void> {
+    for (const [path, c] of [...this.copies]) {
+      this.copies.delete(path);
+      this.d.progress.event({ type: 'note', step: c.step, detail: `waiting for the db copy to ${path} to end before stopping` });
+      try {
+        await c.done;
+      } catch (err) {
+        this.d.log.warn({ step: c.step, error: (err as Error).message }, 'the db copy to the bastion failed; the wait step copies it again on resume');
+      }
+    }
   }
 
   private async start(step: Step, a: Extract<Action, { type: 'start-etcd' }>): Promise<StepOutcome> {
@@ -719,7 +786,9 @@ export function title(s: Step): string {
     case 'move-data-dir':
       return `move ${a.from} aside${on}`;
     case 'backup-db':
-      return `copy ${s.node}'s db to the bastion`;
+      return a.alongside ? `start copying ${s.node}'s db to the bastion (runs alongside the next steps)` : `copy ${s.node}'s db to the bastion`;
+    case 'backup-wait':
+      return `wait for ${s.node}'s db copy on the bastion`;
     case 'restore-db':
       return `restore ${a.name} as a one-member cluster (${a.tool})`;
     case 'write-env':
@@ -752,4 +821,40 @@ export function addPause(joinerStartedAt: number | undefined, now: number): numb
   if (joinerStartedAt === undefined) return 250;
   const left = joinerStartedAt + 5000 - now;
   return left > 100 ? Math.min(left, 1000) : 100;
+}
+
+interface DbCopy {
+  bytes: number;
+  sha256: string;
+  ms: number;
+  endedAt: number;
+}
+
+/**
+ * A copy an earlier process of the run finished: the file and the sha256 written beside it once the
+ * file was complete, and the file still hashing to it. The db it came from is the one kept aside on the
+ * node under this run's id, which nothing changes.
+ */
+async function completeCopy(localPath: string): Promise<{ bytes: number; sha256: string } | undefined> {
+  const shaFile = `${localPath}.sha256`;
+  if (!existsSync(localPath) || !existsSync(shaFile)) return undefined;
+  const recorded = readFileSync(shaFile, 'utf8').split(' ')[0] ?? '';
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(localPath)) {
+    h.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  const sha256 = h.digest('hex');
+  return sha256 === recorded ? { bytes, sha256 } : undefined;
+}
+
+/** The temp files of copies to `localPath` that a killed process left (`.<name>.<random>.part`). */
+function staleParts(localPath: string): string[] {
+  const dir = dirname(localPath);
+  if (!existsSync(dir)) return [];
+  const prefix = `.${basename(localPath)}.`;
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.part'))
+    .map((f) => join(dir, f));
 }

@@ -63,7 +63,7 @@ export function timingRows(r: DrillReport): [string, string][] {
   }
   return [
     ['stop', s(t.stopMs)],
-    ['backup (move aside, db copy)', s(t.backupMs)],
+    ['backup (move aside; the db copy, as far as the run waited for it)', s(t.backupMs)],
     ['restore', s(t.restoreMs)],
     ['first member serving (write availability)', s(t.firstMemberServingMs)],
     ...Object.entries(t.joinsMs ?? {}).map(([m, ms]): [string, string] => [`join ${m}`, s(ms)]),

@@ -16,6 +16,7 @@ const ACTIONS: ReadonlySet<ActionType> = new Set<ActionType>([
   'stop-etcd',
   'move-data-dir',
   'backup-db',
+  'backup-wait',
   'restore-db',
   'write-env',
   'start-etcd',

@@ -232,15 +232,17 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     });
   }
   const survivorDb = `${aside(survivor)}/member/snap/db`;
-  if (intent.localBackup) {
-    const localPath = `${intent.backupDir}/${runId}/${survivor.name}-db`;
+  const backupPath = intent.localBackup ? `${intent.backupDir}/${runId}/${survivor.name}-db` : undefined;
+  if (backupPath) {
     add({
       slug: `backup-db-${survivor.name}`,
       phase: 'backup',
       node: survivor.name,
-      action: { type: 'backup-db', remoteDb: survivorDb, localPath },
-      commands: [`cat ${survivorDb}   # streamed to ${localPath} (mode 0600, sha256 recorded)`],
-      why: 'a copy of the only data that matters, on the bastion, before anything is restored',
+      action: { type: 'backup-db', remoteDb: survivorDb, localPath: backupPath, alongside: true },
+      commands: [`cat ${survivorDb}   # streamed to ${backupPath} (mode 0600, sha256 recorded), alongside the next steps`],
+      why:
+        'a copy of the only data that matters, on the bastion. It runs alongside the next steps, so a large db does not hold ' +
+        'the recovery up: the restore only reads this db, and it stays kept aside on the node',
     });
   }
   const { tool, bump } = restoreCapabilities(survivorFacts);
@@ -356,6 +358,16 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   if (intent.learner) for (const j of joiners) waitFor(j, 'every member serves clients before the env files are finalised');
   for (const m of members) {
     writeEnv(m, members, 'finalize', 'every env file lists all members, state existing, because etcd may restart at any time');
+  }
+  if (backupPath) {
+    add({
+      slug: `backup-done-${survivor.name}`,
+      phase: 'backup',
+      node: survivor.name,
+      action: { type: 'backup-wait', remoteDb: survivorDb, localPath: backupPath },
+      commands: [`# wait for the copy of ${survivorDb} to ${backupPath}; copy it now if the run was resumed before it ended`],
+      why: 'the run is not over until the bastion holds the copy, with its sha256',
+    });
   }
   add({
     slug: 'verify',

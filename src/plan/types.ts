@@ -53,7 +53,18 @@ export type Action =
   | { type: 'lock'; breakRun?: string }
   | { type: 'stop-etcd' }
   | { type: 'move-data-dir'; from: string; to: string }
-  | { type: 'backup-db'; remoteDb: string; localPath: string }
+  /**
+   * copy the db to the bastion. `alongside`: the step only starts the copy, which runs on while the next
+   * steps go on; the `backup-wait` step of the same `localPath` waits for it (a plan without the flag
+   * copies in the step itself)
+   */
+  | { type: 'backup-db'; remoteDb: string; localPath: string; alongside?: boolean }
+  /**
+   * the copy an `alongside` backup-db step started, on the bastion with its sha256: awaited when this
+   * process started it, taken as it is when an earlier process of the run finished it (the file matches
+   * the sha256 recorded beside it), else copied now
+   */
+  | { type: 'backup-wait'; remoteDb: string; localPath: string }
   | {
       type: 'restore-db';
       tool: 'etcdctl' | 'etcdutl';

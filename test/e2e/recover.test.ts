@@ -6,8 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
 import { breakAllDown, labExec, loadKeys, powerOff, powerOn, type LabState } from '../../src/lab/index.js';
+import type { JournalEvent } from '../../src/apply/rundir.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { fileIn, keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
@@ -62,10 +64,13 @@ async function expectRecovered(lab: LabState, before: Map<string, string>, s: Su
     const bak = await labExec(lab, st.node!, ['sh', '-c', `test -f ${a.backup} && echo kept`]);
     expect(bak.stdout.trim()).toBe('kept');
   }
-  // the bastion copy of the survivor's db: private, with its sha256 beside it
+  // the bastion copy of the survivor's db: private, with its sha256 beside it, the bytes of the db kept aside
   expect(s.backup).toBeDefined();
   expect(statSync(s.backup!).mode & 0o777).toBe(0o600);
-  expect(readFileSync(`${s.backup!}.sha256`, 'utf8')).toMatch(/^[0-9a-f]{64} {2}/);
+  const sha = createHash('sha256').update(readFileSync(s.backup!)).digest('hex');
+  expect(readFileSync(`${s.backup!}.sha256`, 'utf8')).toBe(`${sha}  ${basename(s.backup!)}\n`);
+  const kept = await labExec(lab, plan.survivor!.name, ['sha256sum', `/var/lib/etcd.etcd-dr-${s.runId}/member/snap/db`]);
+  expect(kept.stdout.split(' ')[0]).toBe(sha);
   expect(s.verification.keys.count).toBeGreaterThanOrEqual(s.verification.baseline.count);
 }
 
@@ -93,8 +98,19 @@ describe.each([
     const dir = r.summary!.runDir;
     for (const f of ['plan.json', 'journal.jsonl', 'log.jsonl']) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; outcome?: string });
+    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
     expect(journal.at(-1)).toMatchObject({ event: 'run-end', outcome: 'done' });
+    // the db copy to the bastion ran alongside the restore: its step only started it, the restore began
+    // before the copy ended, and the wait step before the verification found it done
+    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan;
+    const [copy, restore, wait] = ['backup-db', 'restore-db', 'backup-wait'].map((t) => plan.steps.find((x) => x.action.type === t)!.id);
+    const at = (p: (e: JournalEvent) => boolean) => Date.parse(journal.find(p)!.t);
+    expect(journal.find((e) => e.event === 'step-done' && e.step === copy)).toMatchObject({ outcome: 'started' });
+    const copied = journal.find((e) => e.event === 'command' && e.step === copy);
+    expect(copied).toMatchObject({ code: 0, command: expect.stringMatching(/^download \/var\/lib\/etcd\.etcd-dr-.*\/member\/snap\/db$/) });
+    expect(at((e) => e.event === 'step-start' && e.step === restore)).toBeLessThan(Date.parse(copied!.t));
+    const waited = journal.find((e) => e.event === 'step-done' && e.step === wait);
+    expect(waited).toMatchObject({ outcome: 'done', data: { alongside: copy, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     // status agrees
     const st = await runCli(['status', '-i', lab.inventoryPath]);
     expect(st.code).toBe(0);

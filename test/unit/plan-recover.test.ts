@@ -32,7 +32,7 @@ const outline = (p: Plan) => p.steps.map((s) => `${s.action.type} ${s.node ?? (s
 
 
 describe('planRecover: the steps', () => {
-  it('runs lock, stop, move-aside, backup, restore, survivor up, joiners one by one, final env, verify, unlock', () => {
+  it('runs lock, stop, move-aside, backup started, restore, survivor up, joiners one by one, final env, backup awaited, verify, unlock', () => {
     const p = plan(stopped());
     expect(outline(p)).toEqual([
       'lock etcd1,etcd2,etcd3',
@@ -57,6 +57,7 @@ describe('planRecover: the steps', () => {
       'write-env etcd1',
       'write-env etcd2',
       'write-env etcd3',
+      'backup-wait etcd2',
       'verify etcd1,etcd2,etcd3',
       'unlock etcd1,etcd2,etcd3',
     ]);
@@ -69,6 +70,7 @@ describe('planRecover: the steps', () => {
       'first-member',
       ...Array(10).fill('join'),
       ...Array(3).fill('finalize'),
+      'backup',
       'verify',
       'unlock',
     ]);
@@ -119,8 +121,16 @@ describe('planRecover: the steps', () => {
     expect(of(p, 'move-data-dir').map((s) => s.action)).toEqual(
       ['etcd1', 'etcd2', 'etcd3'].map(() => ({ type: 'move-data-dir', from: '/var/lib/etcd', to: `/var/lib/etcd.etcd-dr-${RUN}` })),
     );
+    // the copy to the bastion starts right after the moves and is waited for just before the verification
     const [backup] = of(p, 'backup-db');
-    expect(backup!.action).toEqual({ type: 'backup-db', remoteDb: `/var/lib/etcd.etcd-dr-${RUN}/member/snap/db`, localPath: `/root/.etcd-dr/backups/${RUN}/etcd2-db` });
+    const [wait] = of(p, 'backup-wait');
+    const db = `/var/lib/etcd.etcd-dr-${RUN}/member/snap/db`;
+    expect(backup!.action).toEqual({ type: 'backup-db', remoteDb: db, localPath: `/root/.etcd-dr/backups/${RUN}/etcd2-db`, alongside: true });
+    expect(wait!.action).toEqual({ type: 'backup-wait', remoteDb: db, localPath: `/root/.etcd-dr/backups/${RUN}/etcd2-db` });
+    expect([backup!.node, wait!.node]).toEqual(['etcd2', 'etcd2']);
+    const ids = p.steps.map((s) => s.id);
+    expect(ids.indexOf(backup!.id)).toBe(ids.indexOf(of(p, 'restore-db')[0]!.id) - 1);
+    expect(ids.indexOf(wait!.id)).toBe(ids.indexOf(of(p, 'verify')[0]!.id) - 1);
     const [restore] = of(p, 'restore-db');
     expect(restore!.action).toEqual({
       type: 'restore-db',
@@ -140,6 +150,7 @@ describe('planRecover: the steps', () => {
     const p = plan(stopped({}, { 3: { hasDb: false } }), { localBackup: false });
     expect(of(p, 'move-data-dir').map((s) => s.node)).toEqual(['etcd1', 'etcd2']);
     expect(of(p, 'backup-db')).toEqual([]);
+    expect(of(p, 'backup-wait')).toEqual([]);
     // etcd3 still rejoins
     expect(of(p, 'member-add').map((s) => s.node)).toEqual(['etcd1', 'etcd3']);
   });
@@ -263,7 +274,7 @@ describe('planRecover: env files', () => {
       intent(),
     );
     expect(of(solo, 'write-env')).toEqual([]);
-    expect(outline(solo)).toEqual(['lock etcd1', 'stop-etcd etcd1', 'move-data-dir etcd1', 'backup-db etcd1', 'restore-db etcd1', 'start-etcd etcd1', 'verify etcd1', 'unlock etcd1']);
+    expect(outline(solo)).toEqual(['lock etcd1', 'stop-etcd etcd1', 'move-data-dir etcd1', 'backup-db etcd1', 'restore-db etcd1', 'start-etcd etcd1', 'backup-wait etcd1', 'verify etcd1', 'unlock etcd1']);
   });
 });
 
