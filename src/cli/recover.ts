@@ -30,6 +30,7 @@ export interface RecoverArgs extends RunArgs {
   'break-lock': boolean;
   'backup-dir'?: string;
   'local-backup': boolean;
+  'backup-before-restore': boolean;
   output?: string;
   format: PlanFormat;
 }
@@ -42,7 +43,8 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('force', { type: 'boolean', default: false, describe: 'plan a recovery even though the cluster still has a quorum' })
     .option('break-lock', { type: 'boolean', default: false, describe: "take over the lock of another etcd-dr run that is dead (the plan names it; the old lock is kept beside)" })
     .option('backup-dir', { type: 'string', describe: "where the survivor's db is copied on the bastion (default <state-dir>/backups)" })
-    .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion first (--no-local-backup to skip)" })
+    .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion (--no-local-backup to skip); the copy runs alongside the recovery, which ends only once it is on the bastion" })
+    .option('backup-before-restore', { type: 'boolean', default: false, describe: 'finish the copy to the bastion before the restore starts (slower with a large db)' })
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
     .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
     .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<T & RecoverArgs>;
@@ -64,6 +66,7 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     force: args.force,
     breakLock: args['break-lock'],
     localBackup: args['local-backup'],
+    ...(args['backup-before-restore'] ? { backupBeforeRestore: true } : {}),
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
   };
   return planRecover(

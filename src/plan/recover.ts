@@ -233,16 +233,18 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   }
   const survivorDb = `${aside(survivor)}/member/snap/db`;
   const backupPath = intent.localBackup ? `${intent.backupDir}/${runId}/${survivor.name}-db` : undefined;
+  const alongside = !intent.backupBeforeRestore;
   if (backupPath) {
     add({
       slug: `backup-db-${survivor.name}`,
       phase: 'backup',
       node: survivor.name,
-      action: { type: 'backup-db', remoteDb: survivorDb, localPath: backupPath, alongside: true },
-      commands: [`cat ${survivorDb}   # streamed to ${backupPath} (mode 0600, sha256 recorded), alongside the next steps`],
-      why:
-        'a copy of the only data that matters, on the bastion. It runs alongside the next steps, so a large db does not hold ' +
-        'the recovery up: the restore only reads this db, and it stays kept aside on the node',
+      action: { type: 'backup-db', remoteDb: survivorDb, localPath: backupPath, ...(alongside ? { alongside } : {}) },
+      commands: [`cat ${survivorDb}   # streamed to ${backupPath} (mode 0600, sha256 recorded)${alongside ? ', alongside the next steps' : ''}`],
+      why: alongside
+        ? 'a copy of the only data that matters, on the bastion. It runs alongside the next steps, so a large db does not hold ' +
+          'the recovery up: the restore only reads this db, and it stays kept aside on the node'
+        : 'a copy of the only data that matters, on the bastion, before anything is restored (--backup-before-restore)',
     });
   }
   const { tool, bump } = restoreCapabilities(survivorFacts);
@@ -359,7 +361,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   for (const m of members) {
     writeEnv(m, members, 'finalize', 'every env file lists all members, state existing, because etcd may restart at any time');
   }
-  if (backupPath) {
+  if (backupPath && alongside) {
     add({
       slug: `backup-done-${survivor.name}`,
       phase: 'backup',

@@ -21,6 +21,8 @@ export interface RecoverIntent {
   /** copy the survivor's db to the bastion (default true) */
   localBackup: boolean;
   backupDir: string;
+  /** the copy ends before the restore starts (default: it runs alongside the recovery, awaited before the verification) */
+  backupBeforeRestore?: boolean;
 }
 
 /** Add inventory nodes that are not members yet, one at a time, as learners first. */

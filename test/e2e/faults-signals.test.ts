@@ -23,7 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { title } from '../../src/apply/executor.js';
 import { RunDir, type JournalEvent } from '../../src/apply/rundir.js';
@@ -272,7 +272,7 @@ interface EndState {
   asideExpected: number;
   envBackupsKept: number;
   envBackupsExpected: number;
-  backup: { path: string; ok: boolean };
+  backup: { path: string; ok: boolean; partsLeft: string[] };
   locksLeft: string[];
   doneTwice: string[];
   notDone: string[];
@@ -309,6 +309,8 @@ async function endState(lab: LabState, before: Map<string, string>, plan: Plan, 
   const bs = plan.steps.find((s) => s.action.type === 'backup-db');
   const b = bs?.action as Extract<Action, { type: 'backup-db' }> | undefined;
   let backupOk = false;
+  // the temp file of a copy a killed process left is gone once a later process copied again
+  const partsLeft = b && existsSync(dirname(b.localPath)) ? readdirSync(dirname(b.localPath)).filter((x) => x.endsWith('.part')) : [];
   if (bs && b && existsSync(b.localPath) && existsSync(`${b.localPath}.sha256`)) {
     const sha = createHash('sha256').update(readFileSync(b.localPath)).digest('hex');
     const remote = await labExec(lab, bs.node!, ['sha256sum', b.remoteDb]);
@@ -330,7 +332,7 @@ async function endState(lab: LabState, before: Map<string, string>, plan: Plan, 
     asideExpected: asides.length,
     envBackupsKept,
     envBackupsExpected: backups.size,
-    backup: { path: b?.localPath ?? '(no backup step)', ok: backupOk },
+    backup: { path: b?.localPath ?? '(no backup step)', ok: backupOk, partsLeft },
     locksLeft,
     doneTwice: [...doneCount].filter(([, c]) => c > 1).map(([s]) => s),
     notDone: plan.steps.filter((s) => !doneCount.has(s.id)).map((s) => s.id),
@@ -347,6 +349,7 @@ function endStateGood(e: EndState, nodes: number): boolean {
     e.asideKept.length === e.asideExpected &&
     e.envBackupsKept === e.envBackupsExpected &&
     e.backup.ok &&
+    e.backup.partsLeft.length === 0 &&
     e.locksLeft.length === 0 &&
     e.doneTwice.length === 0 &&
     e.notDone.length === 0
@@ -361,7 +364,7 @@ function describeEnd(e: EndState): string {
     `final env files on ${e.envFinal.length} nodes`,
     `old data dirs kept ${e.asideKept.length}/${e.asideExpected}`,
     `env backups kept ${e.envBackupsKept}/${e.envBackupsExpected}`,
-    `bastion db copy ${e.backup.ok ? 'matches its sha256 and the db kept aside' : 'MISSING or changed'}`,
+    `bastion db copy ${e.backup.ok ? 'matches its sha256 and the db kept aside' : 'MISSING or changed'}${e.backup.partsLeft.length ? ` (incomplete copies left: ${e.backup.partsLeft.join(', ')})` : ', no incomplete copy left'}`,
     `locks left: ${e.locksLeft.length}`,
     `every step done exactly once${e.doneTwice.length ? ` EXCEPT ${e.doneTwice.join(', ')}` : ''}${e.notDone.length ? `; NOT done: ${e.notDone.join(', ')}` : ''}`,
   ].join('; ');
@@ -378,6 +381,7 @@ function expectEndState(e: EndState, nodes: number): void {
   expect(e.asideExpected).toBe(nodes);
   expect(e.envBackupsKept).toBe(e.envBackupsExpected);
   expect(e.backup.ok).toBe(true);
+  expect(e.backup.partsLeft).toEqual([]);
   expect(e.locksLeft).toEqual([]);
   expect(e.doneTwice).toEqual([]);
   expect(e.notDone).toEqual([]);
@@ -485,7 +489,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
     for (const r of rows) table.add(r);
     table.add({
       fault: `end state after a SIGKILL at each of the ${kills.length} step boundaries (${kills.length + 1} etcd-dr processes)`,
-      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept',
+      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept, no incomplete copy left',
       seen: `last \`resume\` exit ${finExit.code}; ${describeEnd(end)}; the chain took ${sec(total)}`,
       pass: finExit.code === 0 && endStateGood(end, 3),
     });
@@ -538,7 +542,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
     for (const r of rows) table.add(r);
     table.add({
       fault: `end state after ${kills.length} kills in the middle of steps`,
-      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept',
+      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept, no incomplete copy left',
       seen: `last \`resume\` exit ${finExit.code}; ${describeEnd(end)}; the ${kills.length + 1} processes took ${sec(Date.now() - t0)}`,
       pass: finExit.code === 0 && endStateGood(end, 3),
     });
@@ -605,7 +609,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
     const t = check('SIGTERM', EXIT.terminated, term, lastEvents);
     table.add({
       fault: 'end state after the SIGINT and the SIGTERM',
-      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept',
+      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept, no incomplete copy left',
       seen: `last \`resume\` exit ${lastExit.code}; ${describeEnd(end)}; the three processes took ${sec(Date.now() - t0)}`,
       pass: lastExit.code === 0 && endStateGood(end, 3),
     });

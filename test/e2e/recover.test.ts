@@ -186,16 +186,26 @@ describe.each([
     expect((await membersOf(lab, 'etcd1')).every((m) => m.started && !m.isLearner)).toBe(true);
   }, T);
 
-  it('a stale member (stopped before the last writes) is not chosen; no write is lost', async () => {
+  it('a stale member (stopped before the last writes) is not chosen; no write is lost (--backup-before-restore: the copy ends first)', async () => {
     await labExec(lab, 'etcd1', ['systemctl', 'stop', 'etcd']);
     await loadKeys(lab, { keys: 300, prefix: '/registry/late/', node: 'etcd2' });
     const before = await keysOf(lab, 'etcd2');
     await breakAllDown(lab);
     const state = tempDir();
-    const r = await recover(lab, state);
+    const r = await recover(lab, state, ['--backup-before-restore']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Recover cluster k2 from etcd[23]'s data/);
     await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2', 'etcd3']);
+    // the copy is on the bastion before the restore starts, in a step of its own; nothing waits for it later
+    const dir = r.summary!.runDir;
+    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
+    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan;
+    expect(plan.steps.some((x) => x.action.type === 'backup-wait')).toBe(false);
+    const copy = plan.steps.find((x) => x.action.type === 'backup-db')!.id;
+    const restore = plan.steps.find((x) => x.action.type === 'restore-db')!.id;
+    const order = journal.flatMap((e) => (e.event === 'command' && e.step === copy ? ['copied'] : e.event === 'step-start' && e.step === restore ? ['restore'] : []));
+    expect(order).toEqual(['copied', 'restore']);
+    expect(journal.find((e) => e.event === 'step-done' && e.step === copy)).toMatchObject({ outcome: 'done' });
     expect([...(await keysOf(lab, 'etcd1')).keys()].filter((k) => k.startsWith('/registry/late/'))).toHaveLength(300);
   }, T);
 

@@ -146,6 +146,15 @@ describe('planRecover: the steps', () => {
     });
   });
 
+  it('with --backup-before-restore, copies the db in its own step before the restore and has no wait step', () => {
+    const p = plan(stopped(), { backupBeforeRestore: true });
+    const [backup] = of(p, 'backup-db');
+    expect(backup!.action).toEqual({ type: 'backup-db', remoteDb: `/var/lib/etcd.etcd-dr-${RUN}/member/snap/db`, localPath: `/root/.etcd-dr/backups/${RUN}/etcd2-db` });
+    expect(backup!.why).toContain('before anything is restored');
+    expect(of(p, 'backup-wait')).toEqual([]);
+    expect(outline(p).slice(5, 7)).toEqual(['backup-db etcd2', 'restore-db etcd2']);
+  });
+
   it('skips the move-aside of a member without a data dir, and the backup without --local-backup', () => {
     const p = plan(stopped({}, { 3: { hasDb: false } }), { localBackup: false });
     expect(of(p, 'move-data-dir').map((s) => s.node)).toEqual(['etcd1', 'etcd2']);
