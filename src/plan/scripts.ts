@@ -64,6 +64,8 @@ export function stopScript(n: NodeSpec, timeoutSec = 60): string {
     '    echo "etcd-dr:still-running service=$active pids=$proc port=$port" >&2; exit 1',
     '  fi',
     '  sleep 0.1',
+    // as in waitHealthyScript: the loop ends at the first poll after its connection is gone
+    '  echo',
     'done',
   ].join('\n');
 }
@@ -244,6 +246,9 @@ export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
     '  if [ "$state" = failed ]; then echo "etcd-dr:service-failed $said" >&2; exit 1; fi',
     `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout after ${timeoutSec} s; its last answer: $said(service $state)" >&2; exit 1; fi`,
     '  sleep 0.2',
+    // an empty line per poll: a wait whose SSH connection is gone (etcd-dr killed, the network cut) dies
+    // at this write (SIGPIPE) instead of polling on until its deadline
+    '  echo',
     'done',
   ].join('\n');
 }

@@ -40,6 +40,7 @@ const MIB = 2;
 const T = 600_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
 const STOP_HOOK = pathToFileURL(join(process.cwd(), 'test', 'support', 'stop-after-step.mjs')).href;
+const WAITER = join(process.cwd(), 'test', 'support', 'wait-on-node.mjs');
 
 const table = new FaultTable('signals', 'Orchestrator killed or interrupted during a 3-node recovery');
 const suiteStart = Date.now();
@@ -627,5 +628,41 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
     expectEndState(end, 3);
     // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
     rmSync(f.state, { recursive: true, force: true });
+  }, T);
+
+  it("SIGKILL while a wait for etcd to serve polls on a node: the wait ends there with its connection, not at its deadline", async () => {
+    // etcd3 stopped: the wait polls until its deadline (120 s), as while a member is slow to serve
+    await labExec(lab, 'etcd3', ['systemctl', 'stop', 'etcd']);
+    const child = spawn(process.execPath, [WAITER, lab.inventoryPath, 'etcd3', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    const out: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => out.push(c));
+    // the wait's shell on the node (its command line holds the script; the bracket keeps pgrep's own out)
+    const pids = await until('the wait polling on etcd3', undefined, async () => {
+      const r = await labExec(lab, 'etcd3', ['pgrep', '-f', 'deadlin[e]=']);
+      const p = r.stdout.trim().split('\n').filter(Boolean);
+      return p.length ? p : undefined;
+    }, 60_000);
+    await sleep(1000);
+    const pollingBefore = (await labExec(lab, 'etcd3', ['sh', '-c', `for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo $p; done; true`])).stdout.trim();
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await new Promise((r) => child.once('exit', r));
+    children.delete(child);
+    const goneMs = await until('the wait on etcd3 to end', undefined, async () => {
+      const r = await labExec(lab, 'etcd3', ['sh', '-c', `for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo $p; done; true`]);
+      return r.stdout.trim() === '' ? Date.now() - killedAt : undefined;
+    }, 150_000);
+    await labExec(lab, 'etcd3', ['systemctl', 'start', 'etcd']);
+    const pass = pollingBefore !== '' && goneMs < 5000;
+    table.add({
+      fault: 'the process running a wait for etcd to serve (etcd3 stopped, the wait polling with a 120 s deadline) SIGKILLed',
+      expected: "the wait's shell on the node ends within a poll or two of the lost connection (it writes a line per poll and dies of SIGPIPE), not at its deadline",
+      seen: `wait shell pid ${pids.join(', ')} on etcd3 polling 1 s after it started: ${pollingBefore !== '' ? 'yes' : 'NO'}; gone ${sec(goneMs)} after the SIGKILL; the waiting process had printed: ${Buffer.concat(out).toString('utf8').trim().replace(/\n/g, ' | ')}`,
+      pass,
+    });
+    expect(pollingBefore).not.toBe('');
+    expect(goneMs).toBeLessThan(5000);
   }, T);
 });
