@@ -10,31 +10,17 @@
 // carry that noise on both sides; `restore began` does not.
 // Run as root after `npm run build`:  node bench/backup.mjs [--runs 3] [--mb 500] [--etcd 3.4|3.5] [--address-base 127.0.28.]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, importDist, median, root } from './common.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'dist', 'lab', 'index.js');
-if (!existsSync(dist)) {
-  console.error(`bench/backup: ${dist} is missing; build first: npm run build`);
-  process.exit(2);
-}
-const { labUp, labDown, loadKeys, breakAllDown } = await import(dist);
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
+const { labUp, labDown, loadKeys, breakAllDown } = await importDist(import.meta.url, 'lab/index.js');
 const RUNS = Number(arg('--runs', '3'));
 const MB = Number(arg('--mb', '500'));
 const etcd = arg('--etcd', '3.4');
 const addressBase = arg('--address-base', '127.0.28.');
 const quiet = () => undefined;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const VARIANTS = {
   alongside: [],
   'before-restore': ['--backup-before-restore'],

@@ -6,19 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, importDist, root } from './common.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'dist', 'lab', 'index.js');
-if (!existsSync(dist)) {
-  console.error(`bench/drill: ${dist} is missing; build first: npm run build`);
-  process.exit(2);
-}
-const { labUp, labDown, loadKeys } = await import(dist);
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
+const { labUp, labDown, loadKeys } = await importDist(import.meta.url, 'lab/index.js');
 const sizes = arg('--sizes', '20,500').split(',').map(Number);
 const nodeCounts = arg('--nodes', '3,5').split(',').map(Number);
 const etcd = arg('--etcd', '3.4');

@@ -1,27 +1,16 @@
 // How long `etcd-dr lab up` takes: 3 nodes from a cold (new) lab dir, three times, and a warm `lab up`
 // of an existing lab whose nodes are powered off. Goal: under 15 s for 3 nodes.
 // Run as root after `npm run build`:  node bench/lab-up.mjs [--address-base 127.0.17.]
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, importDist, median } from './common.mjs';
 
-const dist = fileURLToPath(new URL('../dist/lab/index.js', import.meta.url));
-if (!existsSync(dist)) {
-  console.error(`bench/lab-up: ${dist} is missing; build first: npm run build`);
-  process.exit(2);
-}
-const { labUp, labDown } = await import(dist);
+const { labUp, labDown } = await importDist(import.meta.url, 'lab/index.js');
 
-const i = process.argv.indexOf('--address-base');
-const addressBase = i > 0 ? process.argv[i + 1] : '127.0.17.';
+const addressBase = arg('--address-base', '127.0.17.');
 const RUNS = 3;
 const GOAL_S = 15;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const secs = (ms) => (ms / 1000).toFixed(2);
 const quiet = () => undefined;
 

@@ -4,31 +4,17 @@
 // baseline while doing more (a db copy to the bastion, learners, verification, journal).
 // Run as root after `npm run build`:  node bench/recover.mjs [--runs 3] [--etcd 3.4|3.5] [--address-base 127.0.25.]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, importDist, median, root } from './common.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'dist', 'lab', 'index.js');
-if (!existsSync(dist)) {
-  console.error(`bench/recover: ${dist} is missing; build first: npm run build`);
-  process.exit(2);
-}
-const { labUp, labDown, loadKeys, breakAllDown } = await import(dist);
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
+const { labUp, labDown, loadKeys, breakAllDown } = await importDist(import.meta.url, 'lab/index.js');
 const RUNS = Number(arg('--runs', '3'));
 const etcd = arg('--etcd', '3.4');
 const addressBase = arg('--address-base', '127.0.25.');
 const GOAL = 0.75;
 const quiet = () => undefined;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // where an etcd-dr run's time went, from its journal: start-up + facts + plan, the steps until the
 // survivor serves (its election), the member adds (etcd's 5 s connectivity rule), the waits for joiners
