@@ -78,7 +78,7 @@ export class Executor {
   /** a serve check run in the background right after a promote, read by that member's wait step */
   private readonly serveSeen = new Map<string, Promise<{ word: string; at: number }>>();
   /** db copies to the bastion that `alongside` backup steps of this process started, by local path */
-  private readonly copies = new Map<string, { step: string; started: number; done: Promise<DbCopy> }>();
+  private readonly copies = new Map<string, { step: string; done: Promise<DbCopy> }>();
 
   constructor(
     private readonly plan: Plan,
@@ -312,8 +312,8 @@ export class Executor {
 
   /**
    * Copies the db to the bastion. An `alongside` step only starts the copy and is done once it runs: the
-   * restore and the joins go on meanwhile (they only read the db, kept aside on the node), and the
-   * plan's `backup-wait` step waits for it. A copy that a stopping run leaves running is waited for
+   * next steps go on meanwhile (the restore only reads the db, which stays kept aside on the node), and
+   * the plan's `backup-wait` step waits for it. A copy that a stopping run leaves running is waited for
    * (settleCopies), so a failed run still leaves the bastion its copy.
    */
   private async backupDb(step: Step, a: Extract<Action, { type: 'backup-db' }>): Promise<StepOutcome> {
@@ -322,11 +322,10 @@ export class Executor {
       const r = await this.copyDb(c, step, a.remoteDb, a.localPath);
       return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256 } };
     }
-    const started = Date.now();
     const done = this.copyDb(c, step, a.remoteDb, a.localPath);
     // awaited by the wait step, or by settleCopies when the run stops first: never left unhandled
     done.catch(() => undefined);
-    this.copies.set(a.localPath, { step: step.id, started, done });
+    this.copies.set(a.localPath, { step: step.id, done });
     return { outcome: 'started', data: { localPath: a.localPath } };
   }
 
