@@ -18,31 +18,18 @@
 //
 // Run as root after `npm run build`:  node bench/status.mjs [--runs 5] [--etcd 3.4] [--rtt 0,2,20]
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { arg, importDist, median, root } from './common.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const distFile = (rel) => join(root, 'dist', rel);
-for (const rel of ['lab/index.js', 'cli/main.js', 'facts/gather.js', 'ssh/transport.js', 'inventory/index.js']) {
-  if (!existsSync(distFile(rel))) {
-    console.error(`bench/status: ${distFile(rel)} is missing; build first: npm run build`);
-    process.exit(2);
-  }
-}
-const { labUp, labDown } = await import(distFile('lab/index.js'));
-const { main } = await import(distFile('cli/main.js'));
-const { probeNode, DEFAULT_LOCK_FILE } = await import(distFile('facts/gather.js'));
-const { Transport } = await import(distFile('ssh/transport.js'));
-const { loadInventory } = await import(distFile('inventory/index.js'));
+const { labUp, labDown } = await importDist(import.meta.url, 'lab/index.js');
+const { main } = await importDist(import.meta.url, 'cli/main.js');
+const { probeNode, DEFAULT_LOCK_FILE } = await importDist(import.meta.url, 'facts/gather.js');
+const { Transport } = await importDist(import.meta.url, 'ssh/transport.js');
+const { loadInventory } = await importDist(import.meta.url, 'inventory/index.js');
 const { delayedInventory } = await import('./delay-proxy.mjs');
-
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const RUNS = Number(arg('--runs', '5'));
 const ETCD = arg('--etcd', '3.4');
 const RTTS = arg('--rtt', '0,2,20').split(',').map(Number);
@@ -58,10 +45,6 @@ const SIZES = [
   { nodes: 7, addressBase: '127.0.23.' },
 ];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const ms = (x) => `${Math.round(x)}`;
 
 /** CPU time the whole machine spent busy so far (ms, from /proc/stat): every process, lab nodes included. */

@@ -8,9 +8,8 @@
  * - a dropped SSH connection during a step re-runs the step once (every step checks before it acts);
  * - a failed join is rolled back so the members already serving keep their quorum.
  */
-import { createReadStream, existsSync, mkdirSync, chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
@@ -20,6 +19,7 @@ import { shellQuote as q } from '../ssh/quote.js';
 import type { ExecResult, NodeConnection } from '../ssh/types.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, ExitError, RefusedError, VerificationError, EXIT } from '../util/errors.js';
+import { sha256OfFile } from '../util/hash.js';
 import type { Logger } from '../util/log.js';
 import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
 import type { ProgressSink } from './progress.js';
@@ -194,12 +194,9 @@ export class Executor {
         results.push({ id: step.id, ms, outcome: out.outcome, resumed: false });
       }
       // a plan whose copy has no wait step of its own (a hand-made one) still ends only with the copy made
-      for (const [path, c] of [...this.copies]) {
-        this.copies.delete(path);
-        await c.done;
-      }
+      await this.settleCopies(true);
     } catch (err) {
-      await this.settleCopies();
+      await this.settleCopies(false);
       const interrupted = err instanceof ExitError && (err.exitCode === EXIT.interrupted || err.exitCode === EXIT.terminated);
       // refused at its lock step before any step of it ran: the locks it took are released and nothing
       // changed, so there is nothing to resume (a later bare `resume` must not pick this run's old plan)
@@ -344,9 +341,7 @@ export class Executor {
     }
     const earlier = await completeCopy(a.localPath);
     if (earlier) return { outcome: 'already', data: { localPath: a.localPath, bytes: earlier.bytes, sha256: earlier.sha256 } };
-    const stale = staleParts(a.localPath);
-    for (const f of stale) rmSync(f, { force: true });
-    if (stale.length) this.d.log.info({ step: step.id, removed: stale }, 'removed the incomplete db copies of an interrupted attempt');
+    // (the download removes the temp file a killed process's copy left)
     const r = await this.copyDb(await this.conn(node(step)), step, a.remoteDb, a.localPath);
     return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, copyMs: r.ms } };
   }
@@ -364,10 +359,18 @@ export class Executor {
     return { bytes, sha256, ms: endedAt - t0, endedAt };
   }
 
-  /** Waits for copies still running when the run stops (a failed step, a signal): the bastion keeps them. */
-  private async settleCopies(): Promise<void> {
+  /**
+   * Waits for the copies still running. When the run stops early (`strict` false: a failed step, a
+   * signal) the bastion keeps what they copy, and a failed one is only logged, since the wait step
+   * copies again on resume; at the run's end (`strict`) a failed copy fails the run.
+   */
+  private async settleCopies(strict: boolean): Promise<void> {
     for (const [path, c] of [...this.copies]) {
       this.copies.delete(path);
+      if (strict) {
+        await c.done;
+        continue;
+      }
       this.d.progress.event({ type: 'note', step: c.step, detail: `waiting for the db copy to ${path} to end before stopping` });
       try {
         await c.done;
@@ -838,22 +841,6 @@ async function completeCopy(localPath: string): Promise<{ bytes: number; sha256:
   const shaFile = `${localPath}.sha256`;
   if (!existsSync(localPath) || !existsSync(shaFile)) return undefined;
   const recorded = readFileSync(shaFile, 'utf8').split(' ')[0] ?? '';
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(localPath)) {
-    h.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  const sha256 = h.digest('hex');
-  return sha256 === recorded ? { bytes, sha256 } : undefined;
-}
-
-/** The temp files of copies to `localPath` that a killed process left (`.<name>.<random>.part`). */
-function staleParts(localPath: string): string[] {
-  const dir = dirname(localPath);
-  if (!existsSync(dir)) return [];
-  const prefix = `.${basename(localPath)}.`;
-  return readdirSync(dir)
-    .filter((f) => f.startsWith(prefix) && f.endsWith('.part'))
-    .map((f) => join(dir, f));
+  const file = await sha256OfFile(localPath);
+  return file.sha256 === recorded ? file : undefined;
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
-import { chmod, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
@@ -398,7 +398,11 @@ const openFd = promisify(fsOpen);
 const fsyncFd = promisify(fsFsync);
 const closeFd = promisify(fsClose);
 
-/** Where a download's bytes go: a temp file next to the destination, hashed as it is written. */
+/**
+ * Where a download's bytes go: a temp file next to the destination (`.<name>.<random>.part`), hashed as
+ * it is written. The temp files an earlier, interrupted download to the same destination left (a killed
+ * process cannot discard its own) are removed first: one destination has one download at a time.
+ */
 class FileSink {
   bytes = 0;
   private readonly hash = createHash('sha256');
@@ -412,7 +416,11 @@ class FileSink {
   ) {}
 
   static async create(localPath: string): Promise<FileSink> {
-    const tmp = join(dirname(localPath), `.${basename(localPath)}.${randomBytes(6).toString('hex')}.part`);
+    const dir = dirname(localPath);
+    const prefix = `.${basename(localPath)}.`;
+    const stale = (await readdir(dir)).filter((f) => f.startsWith(prefix) && f.endsWith('.part'));
+    await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => undefined)));
+    const tmp = join(dir, `${prefix}${randomBytes(6).toString('hex')}.part`);
     const fd = await openFd(tmp, 'wx', 0o600);
     return new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
   }

@@ -644,16 +644,15 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
       const p = r.stdout.trim().split('\n').filter(Boolean);
       return p.length ? p : undefined;
     }, 60_000);
+    // which of those processes still run on etcd3
+    const alive = async () => (await labExec(lab, 'etcd3', ['sh', '-c', `for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo $p; done; true`])).stdout.trim();
     await sleep(1000);
-    const pollingBefore = (await labExec(lab, 'etcd3', ['sh', '-c', `for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo $p; done; true`])).stdout.trim();
+    const pollingBefore = await alive();
     child.kill('SIGKILL');
     const killedAt = Date.now();
     await new Promise((r) => child.once('exit', r));
     children.delete(child);
-    const goneMs = await until('the wait on etcd3 to end', undefined, async () => {
-      const r = await labExec(lab, 'etcd3', ['sh', '-c', `for p in ${pids.join(' ')}; do kill -0 $p 2>/dev/null && echo $p; done; true`]);
-      return r.stdout.trim() === '' ? Date.now() - killedAt : undefined;
-    }, 150_000);
+    const goneMs = await until('the wait on etcd3 to end', undefined, async () => ((await alive()) === '' ? Date.now() - killedAt : undefined), 150_000);
     await labExec(lab, 'etcd3', ['systemctl', 'start', 'etcd']);
     const pass = pollingBefore !== '' && goneMs < 5000;
     table.add({

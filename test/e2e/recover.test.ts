@@ -33,6 +33,12 @@ async function recover(lab: LabState, state: string, extra: string[] = []) {
   return { ...r, summary };
 }
 
+/** A run's journal and plan, from its run dir. */
+function runFiles(dir: string): { journal: JournalEvent[]; plan: Plan } {
+  const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
+  return { journal, plan: JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan };
+}
+
 /** What must hold after every successful recovery. */
 async function expectRecovered(lab: LabState, before: Map<string, string>, s: Summary, members: string[]) {
   const names = lab.nodes.filter((n) => members.includes(n.name)).map((n) => n.name);
@@ -56,7 +62,7 @@ async function expectRecovered(lab: LabState, before: Map<string, string>, s: Su
     expect(aside.stdout.trim()).toBe('kept');
   }
   // every env file the plan rewrote has this run's backup beside it
-  const plan = JSON.parse(readFileSync(join(s.runDir, 'plan.json'), 'utf8')) as Plan;
+  const { plan } = runFiles(s.runDir);
   const rewrites = plan.steps.filter((st) => st.action.type === 'write-env');
   expect(rewrites.length).toBeGreaterThan(0);
   for (const st of rewrites) {
@@ -98,11 +104,10 @@ describe.each([
     const dir = r.summary!.runDir;
     for (const f of ['plan.json', 'journal.jsonl', 'log.jsonl']) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
+    const { journal, plan } = runFiles(dir);
     expect(journal.at(-1)).toMatchObject({ event: 'run-end', outcome: 'done' });
     // the db copy to the bastion ran alongside the restore: its step only started it, the restore began
     // before the copy ended, and the wait step before the verification found it done
-    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan;
     const [copy, restore, wait] = ['backup-db', 'restore-db', 'backup-wait'].map((t) => plan.steps.find((x) => x.action.type === t)!.id);
     const at = (p: (e: JournalEvent) => boolean) => Date.parse(journal.find(p)!.t);
     expect(journal.find((e) => e.event === 'step-done' && e.step === copy)).toMatchObject({ outcome: 'started' });
@@ -197,9 +202,7 @@ describe.each([
     expect(r.stdout).toMatch(/Recover cluster k2 from etcd[23]'s data/);
     await expectRecovered(lab, before, r.summary!, ['etcd1', 'etcd2', 'etcd3']);
     // the copy is on the bastion before the restore starts, in a step of its own; nothing waits for it later
-    const dir = r.summary!.runDir;
-    const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalEvent);
-    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan;
+    const { journal, plan } = runFiles(r.summary!.runDir);
     expect(plan.steps.some((x) => x.action.type === 'backup-wait')).toBe(false);
     const copy = plan.steps.find((x) => x.action.type === 'backup-db')!.id;
     const restore = plan.steps.find((x) => x.action.type === 'restore-db')!.id;

@@ -481,7 +481,7 @@ describe('become', () => {
 });
 
 describe('download', () => {
-  test('streams a root-only file through sudo: sha256 and size right, 0600, no temp file left', async () => {
+  test('streams a root-only file through sudo: sha256 and size right, 0600, no temp file left (nor one a killed download left)', async () => {
     const remoteDir = join(dir, 'root-only');
     mkdirSync(remoteDir, { mode: 0o700 });
     const content = randomBytes(3 * 1024 * 1024 + 17);
@@ -497,7 +497,12 @@ describe('download', () => {
       expect(statSync(local).mode & 0o777).toBe(0o600);
       expect(readdirSync(localDir)).toEqual(['snapshot.db']);
 
+      // the temp file a killed download to this destination left is replaced; another file's is not
+      writeFileSync(join(localDir, '.copy.db.0a1b2c3d4e5f.part'), 'half a copy');
+      writeFileSync(join(localDir, '.other.db.0a1b2c3d4e5f.part'), 'not ours');
       const withMode = await c.download(remote, join(localDir, 'copy.db'), { mode: 0o640 });
+      expect(readdirSync(localDir).filter((f) => f.endsWith('.part'))).toEqual(['.other.db.0a1b2c3d4e5f.part']);
+      rmSync(join(localDir, '.other.db.0a1b2c3d4e5f.part'));
       expect(withMode.sha256).toBe(r.sha256);
       expect(statSync(join(localDir, 'copy.db')).mode & 0o777).toBe(0o640);
 
