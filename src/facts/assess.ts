@@ -136,6 +136,45 @@ export function assessCluster(nodes: NodeFacts[], inventoryNames: string[]): Clu
   return { ...base, verdict: 'healthy', reasons: [`${voting.length} voting members serve clients, leader ${leader ?? 'unknown'}`] };
 }
 
+/** etcd's default --election-timeout, in ms, for env files that do not set ETCD_ELECTION_TIMEOUT */
+export const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
+
+/**
+ * Whether a quorum-lost verdict may be a leader election under way rather than a lost quorum: a majority
+ * of the voting members run and answer their endpoint status, yet too few serve a linearizable read. That
+ * is what the members left look like for an election timeout after their leader dies. A lost quorum
+ * with too few members running is never a passing state, so it is not waited on. Pure.
+ */
+export function mayBeElecting(nodes: NodeFacts[], a: ClusterAssessment): boolean {
+  if (a.verdict !== 'quorum-lost' || a.quorum === 0) return false;
+  const runningIds = new Set(nodes.filter((n) => n.endpoint).map((n) => n.endpoint!.memberId));
+  const runningVoting = a.members.filter((m) => !m.isLearner && runningIds.has(m.id)).length;
+  return runningVoting >= a.quorum;
+}
+
+/**
+ * Whether the running members have yet to settle on a leader that runs: when a possible election (see
+ * mayBeElecting) ends, the members may still report the dead leader, or none, in their endpoint status for
+ * a moment after the read that proved the new quorum. Pure.
+ */
+export function leaderUnsettled(nodes: NodeFacts[], a: ClusterAssessment): boolean {
+  if (mayBeElecting(nodes, a)) return true;
+  if (a.verdict === 'quorum-lost') return false;
+  return !a.leader || !nodes.some((n) => n.endpoint?.memberId === a.leader);
+}
+
+/**
+ * How long `status` waits out a possible election before it calls the quorum lost: two election timeouts
+ * (the longest any env file sets) and 2 s for the vote and a read, in ms. Pure.
+ */
+export function electionWaitMs(nodes: NodeFacts[]): number {
+  const set = nodes
+    .map((n) => Number(n.env?.vars.ETCD_ELECTION_TIMEOUT))
+    .filter((ms) => Number.isInteger(ms) && ms > 0);
+  const timeout = set.length ? Math.max(...set) : DEFAULT_ELECTION_TIMEOUT_MS;
+  return Math.min(2 * timeout + 2000, 60_000);
+}
+
 /** What of each node's facts a plan depends on: a stale plan is one whose nodes no longer look like this. */
 export type CanonFacts = ReturnType<typeof canonFacts>;
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseEnvFile, vars as envVars } from '../etcd/envfile.js';
 import {
   parseAlarmListSimple,
@@ -12,7 +13,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../ssh/transport.js';
 import type { NodeConnection } from '../ssh/types.js';
 import { HostKeyError, isConnectError } from '../ssh/errors.js';
-import { assessCluster, digestFacts } from './assess.js';
+import { assessCluster, digestFacts, electionWaitMs, leaderUnsettled, mayBeElecting } from './assess.js';
 import { parseSections, probeScript, type Section } from './probe-script.js';
 import { ENV_KEYS, type ClusterFacts, type NodeFacts, type ServiceState, type VersionInfo } from './types.js';
 
@@ -22,7 +23,12 @@ export interface GatherOptions {
   /** seconds per etcdctl call in the probe (a down member must not stall `status`) */
   commandTimeout?: number;
   now?: () => Date;
+  /** how long to wait out a leader election before calling the quorum lost, ms (default: electionWaitMs) */
+  electionWaitMs?: number;
 }
+
+/** the least time between two probes of a possible election */
+const MIN_PROBE_INTERVAL_MS = 250;
 
 export const DEFAULT_LOCK_FILE = '/var/lib/etcd-dr/lock';
 
@@ -215,12 +221,13 @@ export async function probeNode(spec: NodeSpec, conn: NodeConnection, o: GatherO
   return factsFromSections(spec, sections, ms);
 }
 
-/** Gathers every node's facts in parallel; an unreachable node is reported as such and the others go on. */
-export async function gatherFacts(inv: Inventory, transport: Transport, o: GatherOptions): Promise<ClusterFacts> {
-  const nodes = await Promise.all(
-    inv.nodes.map(async (spec): Promise<NodeFacts> => {
+/** Probes every node in parallel over its connection; an unreachable node is reported as such. */
+async function probeAll(specs: NodeSpec[], transport: Transport, o: GatherOptions): Promise<NodeFacts[]> {
+  return Promise.all(
+    specs.map(async (spec): Promise<NodeFacts> => {
       const t0 = Date.now();
       try {
+        // the transport keeps one connection per node: a second probe reuses it
         const conn = await transport.connect(spec);
         return await probeNode(spec, conn, o);
       } catch (err) {
@@ -231,11 +238,52 @@ export async function gatherFacts(inv: Inventory, transport: Transport, o: Gathe
       }
     }),
   );
+}
+
+/**
+ * Gathers every node's facts in parallel; an unreachable node is reported as such and the others go on.
+ *
+ * When a majority of the voting members runs but too few serve, the leader may just have died and the
+ * others not yet have elected a new one (for an election timeout, 5 s on kubespray, they cannot serve a
+ * read). Calling that quorum-lost would invite a recovery of a cluster that heals itself, so the running
+ * members are probed again until they serve under a leader they agree on, or the election wait (see
+ * electionWaitMs) is over. Each probe
+ * waits on etcd's own answer (its health read blocks until a leader serves it or its timeout ends), so
+ * there is no fixed sleep; the verdict's notes say how long it waited.
+ */
+export async function gatherFacts(inv: Inventory, transport: Transport, o: GatherOptions): Promise<ClusterFacts> {
+  const names = inv.nodes.map((n) => n.name);
+  let nodes = await probeAll(inv.nodes, transport, o);
+  let assessment = assessCluster(nodes, names);
+  if (mayBeElecting(nodes, assessment)) {
+    const limit = o.electionWaitMs ?? electionWaitMs(nodes);
+    const t0 = Date.now();
+    let probes = 0;
+    while (limit > 0 && Date.now() - t0 < limit) {
+      const round = Date.now();
+      const again = await probeAll(inv.nodes.filter((_, i) => nodes[i]!.endpoint || nodes[i]!.processRunning), transport, o);
+      nodes = nodes.map((n) => again.find((a) => a.name === n.name) ?? n);
+      probes++;
+      assessment = assessCluster(nodes, names);
+      if (!leaderUnsettled(nodes, assessment)) break;
+      // a member that says "no leader" at once must not be asked again in a tight loop
+      await delay(Math.max(0, round + MIN_PROBE_INTERVAL_MS - Date.now()));
+    }
+    const waited = `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    if (assessment.verdict === 'quorum-lost') {
+      assessment.reasons.push(
+        `a majority of the voting members runs, but none served a read within ${waited} (${probes} more probe${probes === 1 ? '' : 's'}); ` +
+          'that is longer than a leader election takes, so the members cannot form a quorum (partitioned peers, stalled disks?)',
+      );
+    } else {
+      assessment.notes.push(`no quorum answered the first probe; ${assessment.verdict} after ${waited} waiting for a leader election (${probes} more probe${probes === 1 ? '' : 's'})`);
+    }
+  }
   return {
     inventory: { file: inv.file, cluster: inv.cluster.name },
     gatheredAt: (o.now?.() ?? new Date()).toISOString(),
     nodes,
-    assessment: assessCluster(nodes, inv.nodes.map((n) => n.name)),
+    assessment,
     digest: digestFacts(nodes),
   };
 }

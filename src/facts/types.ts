@@ -82,6 +82,8 @@ export const ENV_KEYS = [
   'ETCD_ADVERTISE_CLIENT_URLS',
   'ETCD_LISTEN_PEER_URLS',
   'ETCD_LISTEN_CLIENT_URLS',
+  // how long a follower waits for its leader before it calls an election (status waits that out)
+  'ETCD_ELECTION_TIMEOUT',
 ] as const;
 export type EnvKey = (typeof ENV_KEYS)[number];
 

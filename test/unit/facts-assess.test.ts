@@ -1,4 +1,4 @@
-import { assessCluster, digestFacts, initialClusterNames } from '../../src/facts/assess.js';
+import { assessCluster, digestFacts, electionWaitMs, initialClusterNames, leaderUnsettled, mayBeElecting } from '../../src/facts/assess.js';
 import type { Verdict } from '../../src/facts/types.js';
 import { NAMES3, node } from '../support/facts.js';
 
@@ -43,6 +43,62 @@ describe('assessCluster', () => {
     const a = assessCluster([node(1), node(2), node(3, { lock: { runId: '20261124T190000Z-0ld1', holder: 'ops@bastion' } })], NAMES3);
     expect(a.notes).toContain('etcd3: holds the etcd-dr lock of run 20261124T190000Z-0ld1 (ops@bastion)');
     expect(a.verdict).toBe(assessCluster([node(1), node(2), node(3)], NAMES3).verdict);
+  });
+});
+
+describe('mayBeElecting: a quorum-lost verdict that a leader election could explain', () => {
+  const noRead = { healthy: false };
+  const cases: [string, ReturnType<typeof node>[], boolean][] = [
+    ['healthy cluster', [node(1), node(2), node(3)], false],
+    ['degraded cluster', [node(1), node(2), node(3, { running: false })], false],
+    ['the leader just died: two run, still name it, neither serves', [node(1, { ...noRead, leader: 3 }), node(2, { ...noRead, leader: 3 }), node(3, { reachable: false })], true],
+    ['mid-election: two run, no leader known', [node(1, { ...noRead, leader: 0 }), node(2, { ...noRead, leader: 0 }), node(3, { running: false })], true],
+    ['all three run, none serves', [node(1, noRead), node(2, noRead), node(3, noRead)], true],
+    ['one of three runs', [node(1, { ...noRead, leader: 0 }), node(2, { running: false }), node(3, { running: false })], false],
+    ['all stopped', [node(1, { running: false }), node(2, { running: false }), node(3, { running: false })], false],
+    ['two of five run', [1, 2].map((i) => node(i, { ...noRead, members: [1, 2, 3, 4, 5] })).concat([3, 4, 5].map((i) => node(i, { running: false, members: [1, 2, 3, 4, 5] }))), false],
+    ['three of five run', [1, 2, 3].map((i) => node(i, { ...noRead, members: [1, 2, 3, 4, 5] })).concat([4, 5].map((i) => node(i, { running: false, members: [1, 2, 3, 4, 5] }))), true],
+    // a running learner does not vote, so it cannot make up a majority
+    ['one voter and a learner run', [node(1, { ...noRead, learners: [2] }), node(2, { ...noRead, learners: [2] }), node(3, { running: false, learners: [2] })], false],
+    ['members disagree (inconsistent, not quorum-lost)', [node(1, noRead), node(2, { ...noRead, members: [1, 2] }), node(3, { running: false })], false],
+  ];
+  it.each(cases.map(([name, nodes, want]) => [name, want, nodes] as const))('%s → %s', (_name, want, nodes) => {
+    expect(mayBeElecting(nodes, assessCluster(nodes, NAMES3))).toBe(want);
+  });
+});
+
+describe('leaderUnsettled: wait on after the election until the members name a running leader', () => {
+  const cases: [string, ReturnType<typeof node>[], boolean][] = [
+    ['settled: both name etcd1, which runs', [node(1), node(2), node(3, { reachable: false })], false],
+    ['both still name the dead leader etcd3 while serving again', [node(1, { leader: 3 }), node(2, { leader: 3 }), node(3, { reachable: false })], true],
+    ['one names the new leader, one still the old', [node(1, { leader: 1 }), node(2, { leader: 3 }), node(3, { reachable: false })], true],
+    ['no leader named although both serve', [node(1, { leader: 0 }), node(2, { leader: 0 }), node(3, { reachable: false })], true],
+    ['still electing', [node(1, { healthy: false, leader: 0 }), node(2, { healthy: false, leader: 0 }), node(3, { reachable: false })], true],
+    ['a lost quorum no election explains', [node(1, { healthy: false, leader: 0 }), node(2, { running: false }), node(3, { running: false })], false],
+  ];
+  it.each(cases.map(([name, nodes, want]) => [name, want, nodes] as const))('%s → %s', (_name, want, nodes) => {
+    expect(leaderUnsettled(nodes, assessCluster(nodes, NAMES3))).toBe(want);
+  });
+});
+
+describe('electionWaitMs', () => {
+  const withTimeout = (i: number, t: string | undefined) => {
+    const n = node(i);
+    if (t === undefined) delete n.env!.vars.ETCD_ELECTION_TIMEOUT;
+    else n.env!.vars.ETCD_ELECTION_TIMEOUT = t;
+    return n;
+  };
+  it.each([
+    ['etcd default when no env file sets it', [undefined, undefined], 4000],
+    ['kubespray 5000 ms', ['5000', '5000'], 12_000],
+    ['the longest one set', ['1000', '5000'], 12_000],
+    ['values that are not a whole number of ms are ignored', ['5s', ''], 4000],
+    ['capped at a minute', ['50000', undefined], 60_000],
+  ] as [string, (string | undefined)[], number][])('%s', (_name, timeouts, want) => {
+    expect(electionWaitMs(timeouts.map((t, k) => withTimeout(k + 1, t)))).toBe(want);
+  });
+  it('reads an unreachable node as setting nothing', () => {
+    expect(electionWaitMs([node(1, { reachable: false })])).toBe(4000);
   });
 });
 
