@@ -272,8 +272,9 @@ export async function gatherFacts(inv: Inventory, transport: Transport, o: Gathe
     const waited = `${((Date.now() - t0) / 1000).toFixed(1)} s`;
     if (assessment.verdict === 'quorum-lost') {
       assessment.reasons.push(
-        `a majority of the voting members runs, but none served a read within ${waited} (${probes} more probe${probes === 1 ? '' : 's'}); ` +
-          'that is longer than a leader election takes, so the members cannot form a quorum (partitioned peers, stalled disks?)',
+        `a majority of the voting members runs, but ${assessment.healthyVoting} of the ${assessment.quorum} needed served a read within ${waited} ` +
+          `(${probes} more probe${probes === 1 ? '' : 's'}); that is longer than a leader election takes, so the members cannot form a quorum ` +
+          '(partitioned peers, stalled disks?)',
       );
     } else {
       assessment.notes.push(`no quorum answered the first probe; ${assessment.verdict} after ${waited} waiting for a leader election (${probes} more probe${probes === 1 ? '' : 's'})`);

@@ -10,6 +10,7 @@ import { breakAllDown, loadKeys, powerOff, powerOn, labExec, type LabState } fro
 import { runFile } from '../../src/lab/run.js';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { cutPeerTraffic } from '../support/partition.js';
 
 const T = 180_000;
 let lab: LabState;
@@ -114,6 +115,33 @@ describe('status on the lab', () => {
       expect(r.facts!.nodes.filter((n) => n.healthy)).toHaveLength(2);
     } finally {
       await powerOn(lab, leader);
+    }
+    await untilHealthy();
+  }, T);
+
+  it('quorum-lost when a majority runs but its peers are cut off: the election wait ends and says why; exit 6', async () => {
+    await labExec(lab, 'etcd3', ['systemctl', 'stop', 'etcd']);
+    const undo = await cutPeerTraffic([lab.nodes[0]!.address, lab.nodes[1]!.address]);
+    try {
+      const r = await status();
+      expect(r.code).toBe(6);
+      const a = r.facts!.assessment;
+      expect(a.verdict).toBe('quorum-lost');
+      // both answer their own endpoint status: running, but not serving
+      for (const name of ['etcd1', 'etcd2']) {
+        const n = r.facts!.nodes.find((x) => x.name === name)!;
+        expect(n.endpoint?.memberId).toMatch(/^[0-9a-f]{16}$/);
+        expect(n.healthy).toBe(false);
+      }
+      expect(a.reasons.join('\n')).toMatch(
+        /a majority of the voting members runs, but 0 of the 2 needed served a read within \d+\.\d s \(\d+ more probes?\); that is longer than a leader election takes/,
+      );
+      // the wait is bounded by the env files' election timeout (kubespray's 5 s): 2 × 5 s + 2 s
+      const waited = Number(a.reasons.join().match(/within (\d+\.\d) s/)![1]);
+      expect(waited).toBeGreaterThanOrEqual(12);
+    } finally {
+      await undo();
+      await labExec(lab, 'etcd3', ['systemctl', 'start', '--no-block', 'etcd']);
     }
     await untilHealthy();
   }, T);
