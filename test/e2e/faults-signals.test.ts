@@ -1,6 +1,6 @@
 /**
  * Faults during a run, the orchestrator's side (issue #7): the etcd-dr process itself killed or
- * interrupted while it recovers a 3-node etcd 3.4 lab that holds data.
+ * interrupted while it recovers a 3-node etcd 3.4 lab that holds data; the SIGKILL chain also on etcd 3.5.
  *
  * - SIGKILL at every step boundary. The boundaries are the steps of the plan the run wrote, so a step
  *   added to the planner is covered without touching this file. The kills are chained: `recover` is killed
@@ -35,6 +35,8 @@ import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
 
 const BASE = '127.0.60.';
+/** the etcd 3.5 lab's, for the SIGKILL chain */
+const BASE35 = '127.0.61.';
 const KEYS = 400;
 const MIB = 2;
 const T = 600_000;
@@ -388,7 +390,122 @@ function expectEndState(e: EndState, nodes: number): void {
   expect(e.notDone).toEqual([]);
 }
 
+/**
+ * SIGKILL right after every step of the plan, chained: `recover` is killed after its first step, each
+ * `resume` after the next one, and a last `resume` closes the run. One row per kill, `label` before each.
+ */
+async function sigkillChain(lab: LabState, label: string): Promise<void> {
+  const before = await keysOf(lab, 'etcd1');
+  await breakAllDown(lab);
+  const f = new RunFiles(tempDir('etcd-dr-faults-signals-'));
+  const args = (cmd: 'recover' | 'resume') => [cmd, '-i', lab.inventoryPath, '--state-dir', f.state, ...(cmd === 'recover' ? ['--yes'] : [])];
+  const t0 = Date.now();
+
+  interface Kill {
+    /** the step after which the process was killed */
+    step: string;
+    /** the process's own journal events, read after the kill */
+    events: JournalEvent[];
+    ms: number;
+    exit: { code: number | null; signal: NodeJS.Signals | null };
+    /** the process was held by the hook right after the step when the kill came */
+    held: boolean;
+    /** steps the whole journal showed done right after the kill */
+    doneAtKill: string[];
+  }
+  const kills: Kill[] = [];
+
+  /** One link of the chain: start etcd-dr, kill it right after `stopAfter` (`*`: its first step) is done. */
+  const link = async (cmd: 'recover' | 'resume', stopAfter: string): Promise<void> => {
+    const o = orchestrate(args(cmd), stopAfter);
+    await until(`${stopAfter === '*' ? 'the first step' : stopAfter} done (${cmd})`, o, () => {
+      const done = segmentOf(f.journal(), o.pid).some((e) => e.event === 'step-done' && (stopAfter === '*' || e.step === stopAfter));
+      return done && procState(o.pid) === 'T' ? true : undefined;
+    });
+    const held = procState(o.pid) === 'T';
+    process.kill(o.pid, 'SIGKILL');
+    const exit = await o.exit;
+    f.keep(o, `${cmd}-killed`);
+    const journal = f.journal();
+    const events = segmentOf(journal, o.pid);
+    const finished = events.flatMap((e) => (e.event === 'step-done' ? [e.step] : []));
+    kills.push({ step: finished[finished.length - 1] ?? '?', events, ms: Date.now() - o.started, exit, held, doneAtKill: [...new Set(journal.flatMap((e) => (e.event === 'step-done' ? [e.step] : [])))] });
+  };
+
+  try {
+    await link('recover', '*');
+    for (const s of f.plan!.steps.slice(1)) await link('resume', s.id);
+  } catch (err) {
+    table.add({ fault: `${label}SIGKILL chain, process ${kills.length + 1}`, expected: 'killed right after its step, then resumed', seen: `broke: ${(err as Error).message.split('\n')[0]}`, pass: false });
+    throw err;
+  }
+  // the last resume: nothing left to do but to close the run
+  const fin = orchestrate(args('resume'));
+  const finExit = await fin.exit;
+  f.keep(fin, 'resume-last');
+  const finEvents = segmentOf(f.journal(), fin.pid);
+  const plan = f.plan!;
+  const steps = plan.steps;
+  const end = await endState(lab, before, plan, f.journal());
+  const total = Date.now() - t0;
+
+  // one row per kill: what the journal held, and where the next process took over
+  const rows = kills.map((k, j) => {
+    const idx = steps.findIndex((s) => s.id === k.step);
+    const s = steps[idx]!;
+    const next = j + 1 < kills.length ? kills[j + 1]!.events : finEvents;
+    const resumedAt = startsIn(next)[0];
+    const noRunEnd = !runEndIn(k.events);
+    const expectNext = steps[idx + 1]?.id;
+    const pass =
+      k.exit.signal === 'SIGKILL' &&
+      k.held &&
+      noRunEnd &&
+      k.doneAtKill.join() === steps.slice(0, idx + 1).map((x) => x.id).join() &&
+      resumedAt === expectNext &&
+      // after the last step, the next process has no step left: it only closes the run
+      (expectNext !== undefined || runEndIn(finEvents)?.outcome === 'done');
+    return {
+      fault: `${label}SIGKILL right after step ${idx + 1}/${steps.length} ${s.id} (${title(s)})`,
+      expected: expectNext ? `journal: ${idx === 0 ? 'step 1' : `steps 1–${idx + 1}`} done, no run-end; \`resume\` starts at ${expectNext}, redoes nothing` : 'journal: every step done, no run-end; `resume` runs no step and closes the run',
+      seen:
+        `killed ${sec(k.ms)} after ${j === 0 ? '`recover`' : '`resume`'} started (${k.exit.signal ?? `exit ${k.exit.code}`}; held right after the step: ${k.held ? 'yes' : 'no'}); ` +
+        `journal: ${k.doneAtKill.length} step${k.doneAtKill.length === 1 ? '' : 's'} done, last ${k.doneAtKill[k.doneAtKill.length - 1]}, ${noRunEnd ? 'no run-end' : 'a run-end'}; ` +
+        (resumedAt ? `the next \`resume\` started at ${resumedAt}` : `the next \`resume\` started no step, run-end ${runEndIn(next)?.outcome ?? 'missing'}`),
+      pass,
+    };
+  });
+  for (const r of rows) table.add(r);
+  table.add({
+    fault: `${label}end state after a SIGKILL at each of the ${kills.length} step boundaries (${kills.length + 1} etcd-dr processes)`,
+    expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept, no incomplete copy left',
+    seen: `last \`resume\` exit ${finExit.code}; ${describeEnd(end)}; the chain took ${sec(total)}`,
+    pass: finExit.code === 0 && endStateGood(end, 3),
+  });
+
+  expect(rows.filter((r) => !r.pass)).toEqual([]);
+  // every boundary of the plan was hit, once, in order
+  expect(kills.map((k) => k.step)).toEqual(steps.map((s) => s.id));
+  expect(finExit.code).toBe(0);
+  expect(startsIn(finEvents)).toEqual([]);
+  expect(runEndIn(finEvents)?.outcome).toBe('done');
+  expectEndState(end, 3);
+  // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
+  rmSync(f.state, { recursive: true, force: true });
+}
+
 // ---------------------------------------------------------------------------------------------------
+
+const versions: string[] = [];
+
+afterAll(() => {
+  table.save({
+    etcd: versions.join(' (every fault); ') + (versions.length > 1 ? ' (the SIGKILL chain)' : ''),
+    lab: `3 nodes on ${BASE}x${versions.length > 1 ? ` and, for etcd 3.5, ${BASE35}x` : ''}`,
+    data: `${KEYS} keys + ${MIB} × 1 MiB values`,
+    'suite time': sec(Date.now() - suiteStart),
+  });
+});
 
 describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', () => {
   let lab: LabState;
@@ -397,114 +514,16 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
   beforeAll(async () => {
     lab = await startLab(BASE, { etcd: '3.4' });
     version = await labEtcdVersion(lab);
+    versions.push(version);
     await loadKeys(lab, { keys: KEYS, mb: MIB });
   }, T);
 
   afterAll(async () => {
     for (const c of children) c.kill('SIGKILL');
-    table.save({ etcd: version, lab: `3 nodes on ${BASE}x`, data: `${KEYS} keys + ${MIB} × 1 MiB values`, 'suite time': sec(Date.now() - suiteStart) });
     await stopLab(lab);
   }, T);
 
-  it('SIGKILL right after every step of the plan, chained: each `resume` takes over at the next step; nothing lost', async () => {
-    const before = await keysOf(lab, 'etcd1');
-    await breakAllDown(lab);
-    const f = new RunFiles(tempDir('etcd-dr-faults-signals-'));
-    const args = (cmd: 'recover' | 'resume') => [cmd, '-i', lab.inventoryPath, '--state-dir', f.state, ...(cmd === 'recover' ? ['--yes'] : [])];
-    const t0 = Date.now();
-
-    interface Kill {
-      /** the step after which the process was killed */
-      step: string;
-      /** the process's own journal events, read after the kill */
-      events: JournalEvent[];
-      ms: number;
-      exit: { code: number | null; signal: NodeJS.Signals | null };
-      /** the process was held by the hook right after the step when the kill came */
-      held: boolean;
-      /** steps the whole journal showed done right after the kill */
-      doneAtKill: string[];
-    }
-    const kills: Kill[] = [];
-
-    /** One link of the chain: start etcd-dr, kill it right after `stopAfter` (`*`: its first step) is done. */
-    const link = async (cmd: 'recover' | 'resume', stopAfter: string): Promise<void> => {
-      const o = orchestrate(args(cmd), stopAfter);
-      await until(`${stopAfter === '*' ? 'the first step' : stopAfter} done (${cmd})`, o, () => {
-        const done = segmentOf(f.journal(), o.pid).some((e) => e.event === 'step-done' && (stopAfter === '*' || e.step === stopAfter));
-        return done && procState(o.pid) === 'T' ? true : undefined;
-      });
-      const held = procState(o.pid) === 'T';
-      process.kill(o.pid, 'SIGKILL');
-      const exit = await o.exit;
-      f.keep(o, `${cmd}-killed`);
-      const journal = f.journal();
-      const events = segmentOf(journal, o.pid);
-      const finished = events.flatMap((e) => (e.event === 'step-done' ? [e.step] : []));
-      kills.push({ step: finished[finished.length - 1] ?? '?', events, ms: Date.now() - o.started, exit, held, doneAtKill: [...new Set(journal.flatMap((e) => (e.event === 'step-done' ? [e.step] : [])))] });
-    };
-
-    try {
-      await link('recover', '*');
-      for (const s of f.plan!.steps.slice(1)) await link('resume', s.id);
-    } catch (err) {
-      table.add({ fault: `SIGKILL chain, process ${kills.length + 1}`, expected: 'killed right after its step, then resumed', seen: `broke: ${(err as Error).message.split('\n')[0]}`, pass: false });
-      throw err;
-    }
-    // the last resume: nothing left to do but to close the run
-    const fin = orchestrate(args('resume'));
-    const finExit = await fin.exit;
-    f.keep(fin, 'resume-last');
-    const finEvents = segmentOf(f.journal(), fin.pid);
-    const plan = f.plan!;
-    const steps = plan.steps;
-    const end = await endState(lab, before, plan, f.journal());
-    const total = Date.now() - t0;
-
-    // one row per kill: what the journal held, and where the next process took over
-    const rows = kills.map((k, j) => {
-      const idx = steps.findIndex((s) => s.id === k.step);
-      const s = steps[idx]!;
-      const next = j + 1 < kills.length ? kills[j + 1]!.events : finEvents;
-      const resumedAt = startsIn(next)[0];
-      const noRunEnd = !runEndIn(k.events);
-      const expectNext = steps[idx + 1]?.id;
-      const pass =
-        k.exit.signal === 'SIGKILL' &&
-        k.held &&
-        noRunEnd &&
-        k.doneAtKill.join() === steps.slice(0, idx + 1).map((x) => x.id).join() &&
-        resumedAt === expectNext &&
-        // after the last step, the next process has no step left: it only closes the run
-        (expectNext !== undefined || runEndIn(finEvents)?.outcome === 'done');
-      return {
-        fault: `SIGKILL right after step ${idx + 1}/${steps.length} ${s.id} (${title(s)})`,
-        expected: expectNext ? `journal: ${idx === 0 ? 'step 1' : `steps 1–${idx + 1}`} done, no run-end; \`resume\` starts at ${expectNext}, redoes nothing` : 'journal: every step done, no run-end; `resume` runs no step and closes the run',
-        seen:
-          `killed ${sec(k.ms)} after ${j === 0 ? '`recover`' : '`resume`'} started (${k.exit.signal ?? `exit ${k.exit.code}`}; held right after the step: ${k.held ? 'yes' : 'no'}); ` +
-          `journal: ${k.doneAtKill.length} step${k.doneAtKill.length === 1 ? '' : 's'} done, last ${k.doneAtKill[k.doneAtKill.length - 1]}, ${noRunEnd ? 'no run-end' : 'a run-end'}; ` +
-          (resumedAt ? `the next \`resume\` started at ${resumedAt}` : `the next \`resume\` started no step, run-end ${runEndIn(next)?.outcome ?? 'missing'}`),
-        pass,
-      };
-    });
-    for (const r of rows) table.add(r);
-    table.add({
-      fault: `end state after a SIGKILL at each of the ${kills.length} step boundaries (${kills.length + 1} etcd-dr processes)`,
-      expected: 'the last `resume` exits 0; every key back, hashkv equal, 3 started voting members, final env files, no lock, old data dirs and the bastion db copy kept, no incomplete copy left',
-      seen: `last \`resume\` exit ${finExit.code}; ${describeEnd(end)}; the chain took ${sec(total)}`,
-      pass: finExit.code === 0 && endStateGood(end, 3),
-    });
-
-    expect(rows.filter((r) => !r.pass)).toEqual([]);
-    // every boundary of the plan was hit, once, in order
-    expect(kills.map((k) => k.step)).toEqual(steps.map((s) => s.id));
-    expect(finExit.code).toBe(0);
-    expect(startsIn(finEvents)).toEqual([]);
-    expect(runEndIn(finEvents)?.outcome).toBe('done');
-    expectEndState(end, 3);
-    // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
-    rmSync(f.state, { recursive: true, force: true });
-  }, T);
+  it('SIGKILL right after every step of the plan, chained: each `resume` takes over at the next step; nothing lost', () => sigkillChain(lab, ''), T);
 
   it('SIGKILL in the middle of every long step as it comes (etcd not serving yet, an add refused, a learner catching up): each resumed, nothing lost', async () => {
     const before = await keysOf(lab, 'etcd1');
@@ -663,5 +682,26 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
     });
     expect(pollingBefore).not.toBe('');
     expect(goneMs).toBeLessThan(5000);
+  }, T);
+});
+
+// etcd 3.5 restores with etcdutl and its members differ in how they start and join: every step boundary
+// again, on a lab of its own
+describe('etcd-dr killed right after every step of a 3-node recovery (etcd 3.5)', () => {
+  let lab: LabState;
+
+  beforeAll(async () => {
+    lab = await startLab(BASE35, { etcd: '3.5' });
+    versions.push(await labEtcdVersion(lab));
+    await loadKeys(lab, { keys: KEYS, mb: MIB });
+  }, T);
+
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await stopLab(lab);
+  }, T);
+
+  it('SIGKILL right after every step of the plan, chained, on etcd 3.5: each `resume` takes over at the next step; nothing lost', async () => {
+    await sigkillChain(lab, `etcd ${await labEtcdVersion(lab)}: `);
   }, T);
 });
