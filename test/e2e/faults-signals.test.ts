@@ -391,6 +391,17 @@ function expectEndState(e: EndState, nodes: number): void {
 }
 
 /**
+ * The last process of a faulted recovery exited 0 and closed the run, and the cluster is whole. Then the
+ * run's files go (a failed test leaves them, with every process's progress lines, for a look).
+ */
+function expectFinished(exit: { code: number | null }, events: JournalEvent[], end: Awaited<ReturnType<typeof endState>>, f: RunFiles): void {
+  expect(exit.code).toBe(0);
+  expect(runEndIn(events)?.outcome).toBe('done');
+  expectEndState(end, 3);
+  rmSync(f.state, { recursive: true, force: true });
+}
+
+/**
  * SIGKILL right after every step of the plan, chained: `recover` is killed after its first step, each
  * `resume` after the next one, and a last `resume` closes the run. One row per kill, `label` before each.
  */
@@ -486,12 +497,8 @@ async function sigkillChain(lab: LabState, label: string): Promise<void> {
   expect(rows.filter((r) => !r.pass)).toEqual([]);
   // every boundary of the plan was hit, once, in order
   expect(kills.map((k) => k.step)).toEqual(steps.map((s) => s.id));
-  expect(finExit.code).toBe(0);
   expect(startsIn(finEvents)).toEqual([]);
-  expect(runEndIn(finEvents)?.outcome).toBe('done');
-  expectEndState(end, 3);
-  // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
-  rmSync(f.state, { recursive: true, force: true });
+  expectFinished(finExit, finEvents, end, f);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -569,11 +576,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
 
     expect(rows.filter((r) => !r.pass)).toEqual([]);
     expect(kills.length).toBeGreaterThanOrEqual(2);
-    expect(finExit.code).toBe(0);
-    expect(runEndIn(finEvents)?.outcome).toBe('done');
-    expectEndState(end, 3);
-    // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
-    rmSync(f.state, { recursive: true, force: true });
+    expectFinished(finExit, finEvents, end, f);
   }, T);
 
   it('SIGINT and SIGTERM during a step: the step finishes, exit 130 / 143, the journal says where, `resume` finishes', async () => {
@@ -642,11 +645,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
       expect(x.end).toMatchObject({ outcome: 'interrupted' });
       expect(x.row.pass).toBe(true);
     }
-    expect(lastExit.code).toBe(0);
-    expect(runEndIn(lastEvents)?.outcome).toBe('done');
-    expectEndState(end, 3);
-    // passed: the run's files go (a failed test leaves them, with every process's progress lines, for a look)
-    rmSync(f.state, { recursive: true, force: true });
+    expectFinished(lastExit, lastEvents, end, f);
   }, T);
 
   it("SIGKILL while a wait for etcd to serve polls on a node: the wait ends there with its connection, not at its deadline", async () => {
