@@ -40,3 +40,12 @@ export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { log
     },
   };
 }
+
+/** A progress line for a gathering that waits out a possible leader election (see gatherFacts). */
+export function electionWaitLogger(log: Logger): (e: { limitMs: number; running: string[] }) => void {
+  return (e) =>
+    log.info(
+      { running: e.running, limitMs: e.limitMs },
+      `${e.running.join(', ')} run but too few serve: waiting up to ${Math.round(e.limitMs / 1000)} s for a leader election before calling the quorum lost`,
+    );
+}

@@ -25,6 +25,8 @@ export interface GatherOptions {
   now?: () => Date;
   /** how long to wait out a leader election before calling the quorum lost, ms (default: electionWaitMs) */
   electionWaitMs?: number;
+  /** told when the gathering starts to wait out a possible election (for a progress line) */
+  onElectionWait?: (e: { limitMs: number; running: string[] }) => void;
 }
 
 /** the least time between two probes of a possible election */
@@ -257,6 +259,7 @@ export async function gatherFacts(inv: Inventory, transport: Transport, o: Gathe
   let assessment = assessCluster(nodes, names);
   if (mayBeElecting(nodes, assessment)) {
     const limit = o.electionWaitMs ?? electionWaitMs(nodes);
+    o.onElectionWait?.({ limitMs: limit, running: nodes.filter((n) => n.endpoint).map((n) => n.name) });
     const t0 = Date.now();
     let probes = 0;
     while (limit > 0 && Date.now() - t0 < limit) {
