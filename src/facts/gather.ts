@@ -249,9 +249,8 @@ async function probeAll(specs: NodeSpec[], transport: Transport, o: GatherOption
  * others not yet have elected a new one (for an election timeout, 5 s on kubespray, they cannot serve a
  * read). Calling that quorum-lost would invite a recovery of a cluster that heals itself, so the running
  * members are probed again until they serve under a leader they agree on, or the election wait (see
- * electionWaitMs) is over. Each probe
- * waits on etcd's own answer (its health read blocks until a leader serves it or its timeout ends), so
- * there is no fixed sleep; the verdict's notes say how long it waited.
+ * electionWaitMs) is over. Each probe waits on etcd's own answer (its health read blocks until a leader
+ * serves it or its timeout ends), so there is no fixed sleep; the verdict's notes say how long it waited.
  */
 export async function gatherFacts(inv: Inventory, transport: Transport, o: GatherOptions): Promise<ClusterFacts> {
   const names = inv.nodes.map((n) => n.name);
