@@ -271,7 +271,9 @@ export async function gatherFacts(inv: Inventory, transport: Transport, o: Gathe
       // a member that says "no leader" at once must not be asked again in a tight loop
       await delay(Math.max(0, round + MIN_PROBE_INTERVAL_MS - Date.now()));
     }
-    const waited = `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    const waitedMs = Date.now() - t0;
+    assessment.electionWait = { limitMs: limit, waitedMs, probes };
+    const waited = `${(waitedMs / 1000).toFixed(1)} s`;
     if (assessment.verdict === 'quorum-lost') {
       assessment.reasons.push(
         `a majority of the voting members runs, but ${assessment.healthyVoting} of the ${assessment.quorum} needed served a read within ${waited} ` +

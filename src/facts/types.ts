@@ -135,6 +135,11 @@ export interface ClusterAssessment {
   /** voting members that serve clients */
   healthyVoting: number;
   notes: string[];
+  /**
+   * present when a majority ran but too few served at the first probe, and the gathering waited out a
+   * possible leader election: its bound, how long it waited and how many more probes it made
+   */
+  electionWait?: { limitMs: number; waitedMs: number; probes: number };
 }
 
 export interface ClusterFacts {

@@ -91,6 +91,7 @@ describe('status on the lab', () => {
       expect(r.facts!.assessment.reasons.join()).toContain(`down: ${follower}`);
       // the leader still leads: nothing to wait out
       expect(r.facts!.assessment.notes.join()).not.toContain('leader election');
+      expect(r.facts!.assessment.electionWait).toBeUndefined();
     } finally {
       await powerOn(lab, follower);
     }
@@ -112,6 +113,9 @@ describe('status on the lab', () => {
       expect(a.verdict).toBe('degraded');
       expect(a.reasons.join()).toContain(`down: ${leader}`);
       expect(a.notes.join()).toMatch(/no quorum answered the first probe; degraded after \d+\.\d s waiting for a leader election \(\d+ more probes?\)/);
+      expect(a.electionWait).toMatchObject({ limitMs: 12_000 });
+      expect(a.electionWait!.probes).toBeGreaterThanOrEqual(1);
+      expect(a.electionWait!.waitedMs).toBeLessThan(12_000 + 3_500);
       // and the person at the terminal was told why it takes longer (12 s at most: 2 × 5 s + 2 s)
       expect(r.stderr).toMatch(/run but too few serve: waiting up to 12 s for a leader election before calling the quorum lost/);
       const newLeader = r.facts!.nodes.find((n) => n.endpoint?.memberId === a.leader);
@@ -144,6 +148,8 @@ describe('status on the lab', () => {
       // the wait is bounded by the env files' election timeout (kubespray's 5 s): 2 × 5 s + 2 s
       const waited = Number(a.reasons.join().match(/within (\d+\.\d) s/)![1]);
       expect(waited).toBeGreaterThanOrEqual(12);
+      expect(a.electionWait).toMatchObject({ limitMs: 12_000 });
+      expect(a.electionWait!.waitedMs).toBeGreaterThanOrEqual(12_000);
     } finally {
       await undo();
       await labExec(lab, 'etcd3', ['systemctl', 'start', '--no-block', 'etcd']);
