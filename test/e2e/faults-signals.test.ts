@@ -505,6 +505,21 @@ async function sigkillChain(lab: LabState, label: string): Promise<void> {
 
 const versions: string[] = [];
 
+/** A describe block's lab: up with the suite's data before its tests, down (with any etcd-dr left) after. */
+function labHooks(base: string, etcd: '3.4' | '3.5', set: (lab: LabState) => void): void {
+  let lab: LabState | undefined;
+  beforeAll(async () => {
+    lab = await startLab(base, { etcd });
+    set(lab);
+    versions.push(await labEtcdVersion(lab));
+    await loadKeys(lab, { keys: KEYS, mb: MIB });
+  }, T);
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    if (lab) await stopLab(lab);
+  }, T);
+}
+
 afterAll(() => {
   table.save({
     etcd: versions.join(' (every fault); ') + (versions.length > 1 ? ' (the SIGKILL chain)' : ''),
@@ -516,19 +531,7 @@ afterAll(() => {
 
 describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', () => {
   let lab: LabState;
-  let version = '3.4';
-
-  beforeAll(async () => {
-    lab = await startLab(BASE, { etcd: '3.4' });
-    version = await labEtcdVersion(lab);
-    versions.push(version);
-    await loadKeys(lab, { keys: KEYS, mb: MIB });
-  }, T);
-
-  afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
-    await stopLab(lab);
-  }, T);
+  labHooks(BASE, '3.4', (l) => (lab = l));
 
   it('SIGKILL right after every step of the plan, chained: each `resume` takes over at the next step; nothing lost', () => sigkillChain(lab, ''), T);
 
@@ -688,17 +691,7 @@ describe('etcd-dr killed or interrupted during a 3-node recovery (etcd 3.4)', ()
 // again, on a lab of its own
 describe('etcd-dr killed right after every step of a 3-node recovery (etcd 3.5)', () => {
   let lab: LabState;
-
-  beforeAll(async () => {
-    lab = await startLab(BASE35, { etcd: '3.5' });
-    versions.push(await labEtcdVersion(lab));
-    await loadKeys(lab, { keys: KEYS, mb: MIB });
-  }, T);
-
-  afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
-    await stopLab(lab);
-  }, T);
+  labHooks(BASE35, '3.5', (l) => (lab = l));
 
   it('SIGKILL right after every step of the plan, chained, on etcd 3.5: each `resume` takes over at the next step; nothing lost', async () => {
     await sigkillChain(lab, `etcd ${await labEtcdVersion(lab)}: `);
