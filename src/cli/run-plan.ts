@@ -20,7 +20,7 @@ import type { Plan } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { terminalSafe, terminalSafeProgress } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { electionWaitLogger, openSession, type Session } from './session.js';
+import { gatherOptions, openSession, type Session } from './session.js';
 
 export interface RunArgs extends GlobalArgs {
   'state-dir'?: string;
@@ -62,7 +62,7 @@ export const PLAN_DEFAULTS = { lockFile: DEFAULT_LOCK_FILE };
 
 /** Gather facts and refuse early when a host key is refused (nothing else can be trusted then). */
 export async function gather(s: Session): Promise<ClusterFacts> {
-  const facts = await gatherFacts(s.inventory, s.transport, { lockFile: DEFAULT_LOCK_FILE, onElectionWait: electionWaitLogger(s.log) });
+  const facts = await gatherFacts(s.inventory, s.transport, gatherOptions(s));
   const refused = hostKeyRefusals(facts);
   if (refused.length) throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);
   return facts;

@@ -1,3 +1,4 @@
+import { DEFAULT_LOCK_FILE, type GatherOptions } from '../facts/gather.js';
 import { loadInventory } from '../inventory/index.js';
 import type { Inventory } from '../inventory/types.js';
 import { Transport } from '../ssh/transport.js';
@@ -41,11 +42,17 @@ export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { log
   };
 }
 
-/** A progress line for a gathering that waits out a possible leader election (see gatherFacts). */
-export function electionWaitLogger(log: Logger): (e: { limitMs: number; running: string[] }) => void {
-  return (e) =>
-    log.info(
-      { running: e.running, limitMs: e.limitMs },
-      `${e.running.join(', ')} run but too few serve: waiting up to ${Math.round(e.limitMs / 1000)} s for a leader election before calling the quorum lost`,
-    );
+/**
+ * How a command of this session gathers facts: etcd-dr's lock file, and a progress line when the gathering
+ * waits out a possible leader election (see gatherFacts).
+ */
+export function gatherOptions(s: Session): GatherOptions {
+  return {
+    lockFile: DEFAULT_LOCK_FILE,
+    onElectionWait: (e) =>
+      s.log.info(
+        { running: e.running, limitMs: e.limitMs },
+        `${e.running.join(', ')} run but too few serve: waiting up to ${Math.round(e.limitMs / 1000)} s for a leader election before calling the quorum lost`,
+      ),
+  };
 }

@@ -1,11 +1,11 @@
 import type { CommandModule } from 'yargs';
-import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather.js';
+import { gatherFacts, hostKeyRefusals } from '../facts/gather.js';
 import { renderStatusText } from '../facts/render.js';
 import type { Verdict } from '../facts/types.js';
 import { EXIT, RefusedError } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { electionWaitLogger, openSession } from './session.js';
+import { gatherOptions, openSession } from './session.js';
 
 export const VERDICT_EXIT: Record<Verdict, number> = {
   healthy: EXIT.ok,
@@ -21,7 +21,7 @@ export function statusCommand(ctx: CliContext): CommandModule<GlobalArgs, Global
     handler: async (args) => {
       const s = await openSession(ctx, args);
       try {
-        const facts = await gatherFacts(s.inventory, s.transport, { lockFile: DEFAULT_LOCK_FILE, onElectionWait: electionWaitLogger(s.log) });
+        const facts = await gatherFacts(s.inventory, s.transport, gatherOptions(s));
         // both forms quote what the nodes printed (warnings, errors): nothing in them may act on the terminal
         // (in JSON a C1 control or bidi override becomes a \u escape of the same string)
         ctx.stdout.write(terminalSafe(args.json ? `${JSON.stringify(facts, null, 2)}\n` : renderStatusText(facts)));

@@ -23,7 +23,7 @@ export interface GatherOptions {
   /** seconds per etcdctl call in the probe (a down member must not stall `status`) */
   commandTimeout?: number;
   now?: () => Date;
-  /** how long to wait out a leader election before calling the quorum lost, ms (default: electionWaitMs) */
+  /** how long to wait out a leader election before calling the quorum lost, ms (default: electionWaitMs; 0: not at all) */
   electionWaitMs?: number;
   /** told when the gathering starts to wait out a possible election (for a progress line) */
   onElectionWait?: (e: { limitMs: number; running: string[] }) => void;
@@ -256,12 +256,12 @@ export async function gatherFacts(inv: Inventory, transport: Transport, o: Gathe
   const names = inv.nodes.map((n) => n.name);
   let nodes = await probeAll(inv.nodes, transport, o);
   let assessment = assessCluster(nodes, names);
-  if (mayBeElecting(nodes, assessment)) {
-    const limit = o.electionWaitMs ?? electionWaitMs(nodes);
+  const limit = mayBeElecting(nodes, assessment) ? (o.electionWaitMs ?? electionWaitMs(nodes)) : 0;
+  if (limit > 0) {
     o.onElectionWait?.({ limitMs: limit, running: nodes.filter((n) => n.endpoint).map((n) => n.name) });
     const t0 = Date.now();
     let probes = 0;
-    while (limit > 0 && Date.now() - t0 < limit) {
+    while (Date.now() - t0 < limit) {
       const round = Date.now();
       const again = await probeAll(inv.nodes.filter((_, i) => nodes[i]!.endpoint || nodes[i]!.processRunning), transport, o);
       nodes = nodes.map((n) => again.find((a) => a.name === n.name) ?? n);
