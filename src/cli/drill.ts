@@ -14,7 +14,7 @@ import { EXIT } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { terminalSafe } from '../util/terminal.js';
-import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf, STATE_DIR_HELP } from './run-plan.js';
 import { openSession } from './session.js';
 
 interface DrillArgs extends GlobalArgs {
@@ -128,7 +128,7 @@ export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillAr
           describe: 'the built-in lab behind the inventory: node-lost powers the node off through it, replace powers the member off and on again (without it, both stop etcd there instead)',
         })
         .option('late-keys', { type: 'number', default: 200, describe: 'survivor-stale: keys written while the stale member is down' })
-        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<DrillArgs>,
+        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<DrillArgs>,
     handler: async (args) => {
       const { report, files } = await drill(ctx, args, {
         scenario: args.scenario,
@@ -173,7 +173,7 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
         .option('keys', { type: 'number', default: 2000, describe: 'small keys loaded before the drill' })
         .option('mb', { type: 'number', default: 20, describe: 'one-MiB values loaded before the drill' })
         .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' })
-        .option('state-dir', { type: 'string', describe: 'where the run is journaled (default ./.etcd-dr)' }) as unknown as Argv<DemoArgs>,
+        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<DemoArgs>,
     handler: async (args) => {
       const say = (line: string) => ctx.stderr.write(terminalSafe(`etcd-dr demo: ${line}\n`));
       const dir = resolve(ctx.cwd, args.dir ?? join('.etcd-dr', 'demo-lab'));

@@ -3,7 +3,7 @@
  * journaled and resumable.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { doneStepsOf } from '../apply/executor.js';
 import { endedRun, newRunId, writePrivateFile } from '../apply/rundir.js';
@@ -14,11 +14,12 @@ import { planRecover } from '../plan/recover.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan, RecoverIntent } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
+import { runStateDirs } from '../util/dirs.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import {
   PLAN_DEFAULTS, checkNames, confirmAndRun, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
-  stateDirOf, summarize, type RunArgs,
+  stateDirOf, STATE_DIR_HELP, summarize, type RunArgs,
 } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
@@ -47,7 +48,7 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('backup-before-restore', { type: 'boolean', default: false, describe: 'finish the copy to the bastion before the restore starts (slower with a large db)' })
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
     .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
-    .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<T & RecoverArgs>;
+    .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<T & RecoverArgs>;
 }
 
 async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: string): Promise<Plan> {
@@ -130,7 +131,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
       runOptions(y)
         .positional('plan', { type: 'string', demandOption: true, describe: 'plan JSON saved with `etcd-dr plan … -o`' })
         .option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })
-        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
+        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<
         RunArgs & { plan: string }
       >,
     handler: async (args) => {
@@ -156,20 +157,21 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
     describe: 'continue an interrupted run from its journal (default: the newest unfinished run)',
     builder: (y) =>
       runOptions(y)
-        .positional('run-id', { type: 'string', describe: 'the run to continue (see .etcd-dr/runs)' })
+        .positional('run-id', { type: 'string', describe: 'the run to continue (a directory name under <state-dir>/runs)' })
         .option('exclude', {
           type: 'string',
           array: true,
           describe: 'recovery runs: finish without this member (its host died during the run); its join is dropped, env files and the verification name the smaller membership; repeatable',
         })
         .option('yes', { type: 'boolean', default: true, describe: 'resume without asking (the plan was confirmed when the run started)' })
-        .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' }) as unknown as Argv<
+        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<
         RunArgs & { 'run-id'?: string; exclude?: string[] }
       >,
     handler: async (args) => {
-      const stateDir = stateDirOf(ctx, args);
       const settings = runSettings(args);
-      const picked = pickRun(stateDir, args['run-id']);
+      const picked = pickRun(runStateDirs(ctx.env, ctx.cwd, args['state-dir']), args['run-id']);
+      // the state dir the run was found in (a run of an earlier version may be in ./.etcd-dr)
+      const stateDir = resolve(picked.dir, '..', '..');
       const exclude = (args.exclude ?? []).map(String);
       const s = await openSession(ctx, args, { logFile: picked.logPath });
       try {

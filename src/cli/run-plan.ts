@@ -18,6 +18,7 @@ import { renderPlan, type PlanFormat } from '../plan/render.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
+import { defaultStateDir } from '../util/dirs.js';
 import { terminalSafe, terminalSafeProgress } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { gatherOptions, openSession, type Session } from './session.js';
@@ -45,8 +46,10 @@ export function runSettings(args: Pick<RunArgs, 'healthy-timeout'>): { healthyTi
 }
 
 export function stateDirOf(ctx: CliContext, args: { 'state-dir'?: string }): string {
-  return resolve(ctx.cwd, args['state-dir'] ?? ctx.env['ETCD_DR_STATE_DIR'] ?? '.etcd-dr');
+  return defaultStateDir(ctx.env, ctx.cwd, args['state-dir']);
 }
+
+export const STATE_DIR_HELP = 'where runs are journaled (default $ETCD_DR_STATE_DIR, else $XDG_STATE_HOME/etcd-dr, else ~/.local/state/etcd-dr)';
 
 export function holderOf(): string {
   let user = 'unknown';
@@ -114,25 +117,31 @@ export function runDirFor(stateDir: string, plan: Plan, resumed: boolean): RunDi
   return run;
 }
 
-/** The runs dir's newest run that did not finish, or the one named. */
-export function pickRun(stateDir: string, runId?: string): RunDir {
+/**
+ * The newest run that did not finish, or the one named, searched in `stateDirs` in order (see
+ * runStateDirs: the state dir, then ./.etcd-dr of earlier versions).
+ */
+export function pickRun(stateDirs: string | string[], runId?: string): RunDir {
+  const dirs = typeof stateDirs === 'string' ? [stateDirs] : stateDirs;
+  const where = dirs.map((d) => join(d, 'runs')).join(' or ');
   if (runId !== undefined) {
-    if (!RUN_ID_RE.test(runId)) throw new ExitError(`"${runId}" is not a run id like 20261124T193012Z-3f9c`, EXIT.badInput, `runs are in ${join(stateDir, 'runs')}`);
-    const run = new RunDir(stateDir, runId);
-    if (!run.exists()) throw new ExitError(`no run ${runId} in ${join(stateDir, 'runs')}`, EXIT.badInput, 'give --state-dir where the run was started, or another run id');
+    if (!RUN_ID_RE.test(runId)) throw new ExitError(`"${runId}" is not a run id like 20261124T193012Z-3f9c`, EXIT.badInput, `runs are in ${where}`);
+    const run = dirs.map((d) => new RunDir(d, runId)).find((r) => r.exists());
+    if (!run) throw new ExitError(`no run ${runId} in ${where}`, EXIT.badInput, 'give --state-dir where the run was started, or another run id');
     return run;
   }
-  const unfinished = listRuns(stateDir)
-    .map((id) => new RunDir(stateDir, id))
+  const unfinished = dirs
+    .flatMap((d) => listRuns(d).map((id) => new RunDir(d, id)))
     .filter((r) => r.exists())
     .filter((r) => {
       const ends = r.read().filter((e) => e.event === 'run-end' || e.event === 'run-start');
       const last = ends[ends.length - 1];
       // done, or refused before it changed anything: not to be resumed
       return last !== undefined && !(last.event === 'run-end' && (last.outcome === 'done' || last.outcome === 'refused'));
-    });
+    })
+    .sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
   const run = unfinished[unfinished.length - 1];
-  if (!run) throw new ExitError(`no unfinished run in ${join(stateDir, 'runs')}`, EXIT.badInput, 'name a run id, or give --state-dir where the run was started');
+  if (!run) throw new ExitError(`no unfinished run in ${where}`, EXIT.badInput, 'name a run id, or give --state-dir where the run was started');
   return run;
 }
 

@@ -11,7 +11,7 @@ import type { PlanContext } from '../plan/recover.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, stateDirOf, type RunArgs } from './run-plan.js';
+import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
 import { endedRun } from '../apply/rundir.js';
 import { openSession, type Session } from './session.js';
 
@@ -37,7 +37,7 @@ function common<T>(y: Argv<T>): Argv<T> {
   return y
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
     .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
-    .option('state-dir', { type: 'string', describe: 'where runs are journaled (default $ETCD_DR_STATE_DIR, else ./.etcd-dr)' });
+    .option('state-dir', { type: 'string', describe: STATE_DIR_HELP });
 }
 
 const SPECS: Record<Kind, { describe: string; planDescribe: string; options: <T>(y: Argv<T>) => Argv<T> }> = {

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultCacheDir } from '../util/dirs.js';
 
 let cachedRoot: string | undefined;
 
@@ -31,9 +32,13 @@ export function labAsset(name: string): string {
   return join(packageRoot(), 'lab-assets', name);
 }
 
-/** `<package root>/.cache`, or $ETCD_DR_CACHE. */
+/**
+ * $ETCD_DR_CACHE, else a source checkout's own `.cache` (a git work tree where scripts/setup.sh put etcd 3.5),
+ * else $XDG_CACHE_HOME/etcd-dr (~/.cache/etcd-dr): never inside an installed package.
+ */
 export function cacheDir(env: NodeJS.ProcessEnv): string {
-  return env.ETCD_DR_CACHE ? resolve(env.ETCD_DR_CACHE) : join(packageRoot(), '.cache');
+  const root = packageRoot();
+  return defaultCacheDir(env, existsSync(join(root, '.git')) ? join(root, '.cache') : undefined);
 }
 
 /** The lab dir: the option, else $ETCD_DR_LAB_DIR, else ./.etcd-dr/lab; absolute, relative to cwd. */

@@ -1,7 +1,8 @@
 /**
  * The README's first command, as a user runs it: `etcd-dr demo` from a fresh directory with every
  * default (a 3-node etcd 3.4 lab on 127.0.10.x, 2000 keys and 20 MiB of values, the all-down drill, the
- * report, the lab taken down). The directory is a temp dir so the lab and the run's files land there.
+ * report, the lab taken down). The directory is a temp dir so the lab lands there; the run's files go to
+ * $XDG_STATE_HOME/etcd-dr, pointed into that temp dir too.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +14,8 @@ const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
 
 function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true' };
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: 'true', XDG_STATE_HOME: join(cwd, 'state') };
+    delete env['ETCD_DR_STATE_DIR'];
     delete env['NODE_OPTIONS'];
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -41,7 +43,7 @@ describe('etcd-dr demo (the README first command)', () => {
     // the report files it names exist and say the same
     const json = r.stdout.match(/^ {10}(\S+drill\.json)$/m)?.[1];
     expect(json).toBeDefined();
-    expect(json!.startsWith(join(cwd, '.etcd-dr', 'runs'))).toBe(true);
+    expect(json!.startsWith(join(cwd, 'state', 'etcd-dr', 'runs'))).toBe(true);
     const report = JSON.parse(readFileSync(json!, 'utf8')) as { pass: boolean; scenario: string; checks: { name: string; pass: boolean }[] };
     expect(report.scenario).toBe('all-down');
     expect(report.pass).toBe(true);

@@ -24,11 +24,17 @@ function sink(): { stream: Writable; text: () => string } {
   };
 }
 
-/** Runs etcd-dr in this process, as a user would from a shell, and captures what it prints. */
+let stateHome: string | undefined;
+
+/**
+ * Runs etcd-dr in this process, as a user would from a shell, and captures what it prints. Runs started
+ * without --state-dir land in a temp $XDG_STATE_HOME of this test file, never in the user's home.
+ */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<CliRun> {
   const out = sink();
   const err = sink();
-  const code = await main(argv, { stdout: out.stream, stderr: err.stream, env: { ...process.env, CI: 'true', ...env }, cwd, isTTY: false });
+  stateHome ??= mkdtempSync(join(tmpdir(), 'etcd-dr-state-'));
+  const code = await main(argv, { stdout: out.stream, stderr: err.stream, env: { ...process.env, CI: 'true', XDG_STATE_HOME: stateHome, ...env }, cwd, isTTY: false });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
