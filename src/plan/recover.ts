@@ -8,6 +8,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { clientUrl, peerUrl } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
+import { envLintWarnings } from './envcheck.js';
 import {
   etcdctlPrefix,
   lockScript,
@@ -407,7 +408,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       '.',
     survivor: { name: choice.name, reason: choice.reason, evidence: choice.evidence },
     finalMembers: members.map((m) => m.name),
-    warnings,
+    warnings: [...warnings, ...envLintWarnings(inventory, facts)],
     steps,
   };
 }

@@ -16,6 +16,7 @@ import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
+import { envLintWarnings } from './envcheck.js';
 import { joinerStartStep, otherLocks, promoteStep, roomWarning, type PlanContext } from './recover.js';
 import {
   EMPTY_SHA256,
@@ -409,7 +410,7 @@ class Builder {
       facts: canonFacts(ctx.facts.nodes),
       summary: o.summary,
       finalMembers: final.map((m) => m.name),
-      warnings: this.warnings,
+      warnings: [...this.warnings, ...envLintWarnings(ctx.inventory, ctx.facts)],
       steps: this.steps,
     };
   }
