@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { JsonOut } from './output.js';
 
 /**
  * What a command needs from the process, passed in so that only main.ts touches `process`,
@@ -17,6 +18,9 @@ export interface CliContext {
   stderrIsTTY?: boolean;
   /** where confirmations are read (default process.stdin) */
   stdin?: NodeJS.ReadableStream;
+  /** --json: the command's result goes to `out`, and main.ts prints it as the one JSON document */
+  json: boolean;
+  out: JsonOut;
 }
 
 /** Options every command accepts. */

@@ -10,6 +10,7 @@ import { checkDrillOptions, PLANNED_NEEDS, PLANNED_SCENARIOS, SCENARIOS, SCENARI
 import { reportJson, reportJunit, reportMarkdown, reportSummary } from '../drill/report.js';
 import { labDown, labUp, loadKeys, powerOff, powerOn, type LabEtcdVersion } from '../lab/index.js';
 import { renderPlan } from '../plan/render.js';
+import { sealPlan } from '../plan/seal.js';
 import { EXIT } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
@@ -62,7 +63,11 @@ async function drill(
         backupDir: join(stateDir, 'backups'),
         gather: () => gather(s),
         confirm: async (plan) => {
-          if (o.showPlan) ctx.stdout.write(terminalSafe(renderPlan(plan, 'text')));
+          if (ctx.json) {
+            // the plan goes inside the one JSON document; people (asked to confirm, reading a CI log) read it on stderr
+            ctx.out.add({ plan: sealPlan(plan) });
+            if (o.showPlan) ctx.stderr.write(terminalSafe(renderPlan(plan, 'text')));
+          } else if (o.showPlan) ctx.stdout.write(terminalSafe(renderPlan(plan, 'text')));
           await confirm(ctx, plan, args.yes);
         },
         execute: (plan, run) => execute(ctx, s, plan, run, false),
@@ -139,10 +144,10 @@ export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillAr
         ...(args.report ? { report: args.report } : {}),
         ...(args.junit ? { junit: args.junit } : {}),
         ...(args.markdown ? { markdown: args.markdown } : {}),
-        showPlan: !args.json,
+        showPlan: true,
       });
       // a report quotes the nodes (etcd's errors, check details): nothing of it may act on the terminal
-      if (args.json) ctx.stdout.write(terminalSafe(reportJson(report)));
+      if (args.json) ctx.out.set({ ...report, files });
       else ctx.stdout.write(terminalSafe(`${reportSummary(report)}reports: ${files.json}, ${files.junit}, ${files.markdown}\nlog: ${files.log}\n`));
       ctx.exitCode = drillExit(report);
     },
@@ -188,8 +193,11 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
           { ...args, inventory: lab.inventoryPath, yes: true },
           { scenario: 'all-down', showPlan: false },
         );
-        ctx.stdout.write(terminalSafe(reportSummary(report)));
-        ctx.stdout.write(`\nreports:  ${files.markdown}\n          ${files.json}\n          ${files.junit}\nlog:      ${files.log}\n`);
+        if (args.json) ctx.out.set({ ...report, files });
+        else {
+          ctx.stdout.write(terminalSafe(reportSummary(report)));
+          ctx.stdout.write(`\nreports:  ${files.markdown}\n          ${files.json}\n          ${files.junit}\nlog:      ${files.log}\n`);
+        }
         exit = drillExit(report);
       } finally {
         if (args.keep) {

@@ -5,6 +5,7 @@ import {
   type LabDirOptions, type LabEtcdVersion,
 } from '../lab/index.js';
 import type { CliContext, GlobalArgs } from './context.js';
+import { withHelp } from './help.js';
 
 interface LabArgs extends GlobalArgs {
   dir?: string;
@@ -22,8 +23,9 @@ function dirOptions(ctx: CliContext, args: LabArgs): LabDirOptions {
   };
 }
 
-function json(ctx: CliContext, value: unknown): void {
-  ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** --json: the result is the command's one JSON document (main.ts prints it). */
+function json(ctx: CliContext, value: object): void {
+  ctx.out.set({ ...value });
 }
 
 function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string }> {
@@ -146,9 +148,10 @@ function exec(ctx: CliContext): CommandModule<LabArgs, LabArgs & { node: string;
       const rest = (args._ ?? []).slice(2).map(String);
       const argv = [...(args.cmd ?? []).map(String), ...rest];
       const r = await labExec(dirOptions(ctx, args), args.node, argv, { timeout: args.timeout });
+      ctx.exitCode = r.code ?? (r.timedOut ? 124 : EXIT.failed);
+      if (args.json) return json(ctx, { node: args.node, argv, code: r.code, timedOut: r.timedOut, stdout: r.stdout, stderr: r.stderr });
       ctx.stdout.write(r.stdout);
       ctx.stderr.write(r.stderr);
-      ctx.exitCode = r.code ?? (r.timedOut ? 124 : EXIT.failed);
     },
   };
 }
@@ -160,14 +163,14 @@ export function labCommand(ctx: CliContext): CommandModule<GlobalArgs, GlobalArg
     builder: (y) =>
       (y as Argv<GlobalArgs>)
         .option('dir', { type: 'string', describe: 'the lab dir (default $ETCD_DR_LAB_DIR, else ./.etcd-dr/lab)' })
-        .command(up(ctx))
-        .command(status(ctx))
-        .command(down(ctx))
-        .command(load(ctx))
-        .command(power(ctx, false))
-        .command(power(ctx, true))
-        .command(breakCmd(ctx))
-        .command(exec(ctx))
+        .command(withHelp(up(ctx), 'lab'))
+        .command(withHelp(status(ctx), 'lab'))
+        .command(withHelp(down(ctx), 'lab'))
+        .command(withHelp(load(ctx), 'lab'))
+        .command(withHelp(power(ctx, false), 'lab'))
+        .command(withHelp(power(ctx, true), 'lab'))
+        .command(withHelp(breakCmd(ctx), 'lab'))
+        .command(withHelp(exec(ctx), 'lab'))
         .demandCommand(1, 'Name a lab command: up, status, down, load, power-off, power-on, break, exec.') as unknown as Argv<GlobalArgs>,
     handler: () => undefined,
   };

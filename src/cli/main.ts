@@ -2,16 +2,22 @@ import yargs from 'yargs';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
 import type { CliContext } from './context.js';
+import { commandPath, JsonOut, jsonRequested, writeDocument } from './output.js';
 import { demoCommand, drillCommand } from './drill.js';
 import { labCommand } from './lab.js';
 import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
 import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } from './scale.js';
+import { showCommand } from './show.js';
 import { statusCommand } from './status.js';
+import { withHelp } from './help.js';
 
-const EPILOGUE = `Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety ·
-4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted (SIGINT) ·
-143 stopped (SIGTERM).
-Docs: README.md in the etcd-dr package.`;
+const EPILOGUE = [
+  'Exit codes: 0 ok · 1 failed while applying · 2 bad input (nothing done) · 3 refused for safety · 4 verification failed · 5 degraded · 6 quorum lost · 7 inconsistent (status) · 130 interrupted (SIGINT) · 143 stopped (SIGTERM); each command\'s --help lists its own.',
+  'Examples in every command\'s --help (-h). Docs: README.md and docs/ in the etcd-dr package.',
+].join('\n\n');
+
+/** Top-level command names, to name the command of an error found before the arguments are parsed. */
+const COMMANDS = new Set(['status', 'plan', 'recover', 'scale-out', 'scale-in', 'replace', 'apply', 'resume', 'drill', 'demo', 'lab', 'show', 'completion']);
 
 export function buildCli(argv: string[], ctx: CliContext) {
   return yargs(argv)
@@ -34,17 +40,23 @@ export function buildCli(argv: string[], ctx: CliContext) {
       default: false,
       describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
     })
-    .command(statusCommand(ctx))
-    .command(planCommand(ctx, planScaleCommands(ctx)))
-    .command(recoverCommand(ctx))
-    .command(scaleOutCommand(ctx))
-    .command(scaleInCommand(ctx))
-    .command(replaceCommand(ctx))
-    .command(applyCommand(ctx))
-    .command(resumeCommand(ctx))
-    .command(drillCommand(ctx))
-    .command(demoCommand(ctx))
-    .command(labCommand(ctx))
+    .command(withHelp(statusCommand(ctx)))
+    .command(withHelp(planCommand(ctx, planScaleCommands(ctx))))
+    .command(withHelp(recoverCommand(ctx)))
+    .command(withHelp(scaleOutCommand(ctx)))
+    .command(withHelp(scaleInCommand(ctx)))
+    .command(withHelp(replaceCommand(ctx)))
+    .command(withHelp(applyCommand(ctx)))
+    .command(withHelp(resumeCommand(ctx)))
+    .command(withHelp(drillCommand(ctx)))
+    .command(withHelp(demoCommand(ctx)))
+    .command(withHelp(showCommand(ctx)))
+    .command(withHelp(labCommand(ctx)))
+    .completion('completion', 'print a shell completion script (bash; zsh when $SHELL is zsh): etcd-dr completion >> ~/.bashrc')
+    .middleware((args) => {
+      ctx.json = Boolean(args.json);
+      ctx.out.command = commandPath(args._);
+    })
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
     .recommendCommands()
@@ -56,12 +68,15 @@ export function buildCli(argv: string[], ctx: CliContext) {
       throw new ExitError(msg ?? 'invalid usage', EXIT.badInput, 'see `etcd-dr --help`');
     })
     .help()
+    .alias('help', 'h')
     .version();
 }
 
 /** The CLI entry: returns the process exit code; never calls process.exit itself. */
 export async function main(argv: string[], partial: Partial<CliContext> = {}): Promise<number> {
   const ctx: CliContext = {
+    json: jsonRequested(argv),
+    out: new JsonOut(),
     stdout: partial.stdout ?? process.stdout,
     stderr: partial.stderr ?? process.stderr,
     env: partial.env ?? process.env,
@@ -71,10 +86,24 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     stderrIsTTY: partial.stderrIsTTY ?? (partial.stderr ? false : Boolean(process.stderr.isTTY)),
     ...(partial.stdin ? { stdin: partial.stdin } : {}),
   };
+  let helpOrVersion = false;
   try {
-    await buildCli(argv, ctx).parseAsync();
+    // help, version and completion text come back here instead of going to process.stdout
+    let printed = '';
+    const args = await buildCli(argv, ctx).parseAsync(argv, {}, (_err, _argv, output) => {
+      printed = output;
+    });
+    if (printed) ctx.stdout.write(`${printed}\n`);
+    helpOrVersion = Boolean(printed || args['help'] || args['version'] || args['get-yargs-completions']);
+    // --help and --version print text for people, as every CLI does, with or without --json
+    if (ctx.json && !helpOrVersion) writeDocument(ctx, ctx.out.document(ctx.exitCode));
     return ctx.exitCode;
   } catch (err) {
+    const code = err instanceof ExitError ? err.exitCode : EXIT.failed;
+    if (ctx.json) {
+      if (!ctx.out.command) ctx.out.command = commandPath(argv.slice(Math.max(0, argv.findIndex((a) => COMMANDS.has(a)))).filter((a) => !a.startsWith('-')));
+      writeDocument(ctx, ctx.out.errorDocument(err, code));
+    }
     if (err instanceof ExitError) {
       // messages quote what nodes printed: nothing in them may act on the terminal
       ctx.stderr.write(`etcd-dr: ${terminalSafe(err.message)}\n`);

@@ -17,6 +17,7 @@ import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { runStateDirs } from '../util/dirs.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
+import { withHelp } from './help.js';
 import {
   PLAN_DEFAULTS, checkNames, confirmAndRun, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
   stateDirOf, STATE_DIR_HELP, summarize, type RunArgs,
@@ -99,8 +100,8 @@ export function planCommand(ctx: CliContext, more: CommandModule<GlobalArgs, any
     command: 'plan [operation]',
     describe: 'make a plan for review; nothing on any node changes',
     builder: (y) => {
-      let b = y.command(planRecoverCommand(ctx));
-      for (const m of more) b = b.command(m);
+      let b = y.command(withHelp(planRecoverCommand(ctx), 'plan'));
+      for (const m of more) b = b.command(withHelp(m, 'plan'));
       return b as unknown as Argv<GlobalArgs & { operation?: string }>;
     },
     // reached only when no known operation matched
@@ -141,6 +142,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
       const s = await openSession(ctx, args, id ? { logFile: () => logFileFor(stateDir, id) } : {});
       try {
         const plan = loadPlan(args.plan, s.inventory);
+        if (args.json) ctx.out.add({ plan });
         runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
         await refuseIfStale(s, plan);
         await confirmAndRun(ctx, s, plan, stateDir, args, settings);
@@ -201,6 +203,7 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
           for (const w of plan.warnings.slice(-exclude.length)) ctx.stderr.write(`etcd-dr: note: ${w}\n`);
         }
         const run = runDirFor(stateDir, plan, true);
+        ctx.out.add({ runId: plan.runId, runDir: run.dir, plan });
         ctx.stderr.write(`etcd-dr: resuming run ${plan.runId}: ${plan.summary}\n`);
         const r = await execute(ctx, s, plan, run, true, settings);
         summarize(ctx, s, plan, run, r, args.json);

@@ -72,13 +72,17 @@ export async function gather(s: Session): Promise<ClusterFacts> {
 }
 
 /** Print the plan for review (stdout), and save it as JSON when asked. */
-export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; output?: string; json: boolean }): void {
+export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; output?: string; json: boolean; toStderr?: boolean }): void {
   if (o.output) {
     writePrivateFile(resolve(ctx.cwd, o.output), `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   }
   // a plan quotes the nodes (env files, tool errors in the evidence): no form of it may act on the terminal
   // (in JSON a C1 control or bidi override becomes a \u escape of the same string)
-  ctx.stdout.write(terminalSafe(renderPlan(plan, o.json ? 'json' : o.format)));
+  if (o.json) {
+    // the plan goes inside the one JSON document; people (asked to confirm, reading a CI log) read it on stderr
+    ctx.out.add({ plan: sealPlan(plan) });
+    if (o.toStderr) ctx.stderr.write(terminalSafe(renderPlan(plan, 'text')));
+  } else ctx.stdout.write(terminalSafe(renderPlan(plan, o.format)));
   if (o.output) ctx.stderr.write(`etcd-dr: plan saved to ${o.output}; apply it with: etcd-dr apply ${o.output}\n`);
 }
 
@@ -208,7 +212,7 @@ export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, 
     warnings: plan.warnings,
   };
   if (json) {
-    ctx.stdout.write(terminalSafe(`${JSON.stringify(out, null, 2)}\n`));
+    ctx.out.set(out);
     return;
   }
   const lines = [
@@ -241,6 +245,7 @@ export function checkNames(inventory: { file: string; nodes: { name: string }[] 
 export async function confirmAndRun(ctx: CliContext, s: Session, plan: Plan, stateDir: string, args: { yes: boolean; json: boolean }, settings: ReturnType<typeof runSettings>): Promise<void> {
   await confirm(ctx, plan, args.yes);
   const run = runDirFor(stateDir, plan, false);
+  ctx.out.add({ runId: plan.runId, runDir: run.dir });
   const r = await execute(ctx, s, plan, run, false, settings);
   summarize(ctx, s, plan, run, r, args.json);
 }
@@ -256,7 +261,7 @@ export async function planAndApply(
   const s = await openSession(ctx, args, { logFile: () => logFileFor(stateDir, runId) });
   try {
     const plan = await make(s, runId);
-    showPlan(ctx, plan, { format: args.format, output: args.output, json: false });
+    showPlan(ctx, plan, { format: args.format, output: args.output, json: args.json, toStderr: true });
     // warnings (e.g. lower fault tolerance) are printed with the plan, before the question
     await confirmAndRun(ctx, s, plan, stateDir, args, settings);
   } finally {

@@ -22,9 +22,10 @@ export function statusCommand(ctx: CliContext): CommandModule<GlobalArgs, Global
       const s = await openSession(ctx, args);
       try {
         const facts = await gatherFacts(s.inventory, s.transport, gatherOptions(s));
-        // both forms quote what the nodes printed (warnings, errors): nothing in them may act on the terminal
-        // (in JSON a C1 control or bidi override becomes a \u escape of the same string)
-        ctx.stdout.write(terminalSafe(args.json ? `${JSON.stringify(facts, null, 2)}\n` : renderStatusText(facts)));
+        // the text quotes what the nodes printed (warnings, errors): nothing in it may act on the terminal
+        // (the JSON document is made terminal-safe where it is written)
+        if (args.json) ctx.out.add({ ...facts });
+        else ctx.stdout.write(terminalSafe(renderStatusText(facts)));
         const refused = hostKeyRefusals(facts);
         if (refused.length) {
           throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);
