@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'n
 import { basename, dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import { moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { repeatedOnResume } from '../plan/hooks.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
@@ -69,6 +70,12 @@ export function doneStepsOf(events: JournalEvent[]): Map<string, JournalEvent & 
   }
   return done;
 }
+
+/** How a failed hook is named in the error: what state the cluster is in. */
+const HOOK_WHAT = {
+  beforeStop: 'the beforeStop hook (etcd was not stopped anywhere yet)',
+  afterVerify: 'the afterVerify hook (the cluster is recovered and verified; the control plane is not restarted yet)',
+} as const;
 
 export class Executor {
   private readonly specs = new Map<string, NodeSpec>();
@@ -145,6 +152,7 @@ export class Executor {
     const t0 = Date.now();
     const { run, progress, log } = this.d;
     const done = doneStepsOf(run.read());
+    if (opts.resumed) for (const id of repeatedOnResume(this.plan, new Set(done.keys()))) done.delete(id);
     for (const [, e] of done) {
       const b = e.data?.['baseline'] as { count: number; revision: number } | undefined;
       if (b) this.baseline = b;
@@ -259,6 +267,8 @@ export class Executor {
         return this.waitHealthy(step, a);
       case 'verify':
         return this.verify(step, a);
+      case 'hook':
+        return this.fanOut(step, (n) => hookScript(a.hook, a.run[n] ?? []), a.timeoutSec, HOOK_WHAT[a.hook], n0(step));
       default:
         return Promise.reject(new ExitError(`this etcd-dr cannot run a "${(a as Action).type}" step`, EXIT.badInput, 'apply the plan with the etcd-dr version that made it'));
     }
@@ -809,6 +819,8 @@ export function title(s: Step): string {
       return `move leadership away from ${a.from}`;
     case 'verify':
       return `verify ${a.members.join(', ')}`;
+    case 'hook':
+      return `run the ${a.hook} hook${on}`;
     default:
       return (a as Action).type;
   }

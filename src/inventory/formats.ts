@@ -6,7 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { suggest } from './suggest.js';
 
-export type StringFormat = 'name' | 'hostName' | 'address' | 'user' | 'service' | 'remotePath' | 'localPath' | 'jumpHost';
+export type StringFormat = 'name' | 'hostName' | 'address' | 'user' | 'service' | 'remotePath' | 'localPath' | 'jumpHost' | 'command';
 
 interface FormatSpec {
   /** what a value of this kind is called in messages */
@@ -167,6 +167,14 @@ export const FORMATS: Record<StringFormat, FormatSpec> = {
     char: /[A-Za-z0-9._/+@:~-]/,
     charsText: 'letters, digits and `. _ / + @ : -`, with `~/` at the start for your home',
     check: localPathProblem,
+  },
+  /** a shell command of the operator's (hooks): run as written, so any printable text; no control characters but tab and newline */
+  command: {
+    what: 'a shell command',
+    char: /[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/,
+    charsText: 'printable text (tabs and newlines allowed)',
+    check: (v) => (v.trim() === '' ? 'is only blanks; write the command, or remove the item' : undefined),
+    normalise: (v) => v.trim(),
   },
   jumpHost: {
     what: 'a jump host',

@@ -11,6 +11,7 @@ import { posix as pp, dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { formatProblem, InputError, type InputProblem } from '../util/errors.js';
 import { parseJumpSpec, stringProblem, normaliseString, type JumpSpec } from './formats.js';
+import { resolveHooks, type RawHooks } from './hooks.js';
 import { INVENTORY, walk, type Pos, type Positions } from './schema.js';
 import { expandSshTokens, lookupSshConfig, type SshConfig, type SshConfigValue } from './sshconfig.js';
 import type { EtcdSettings, Inventory, JumpHost, NodeSpec, SshSettings } from './types.js';
@@ -67,11 +68,13 @@ interface RawNode {
   address?: string;
   ssh?: RawSsh;
   etcd?: RawEtcd;
+  hooks?: RawHooks;
 }
 interface RawInventory {
   cluster?: { name?: string; disposable?: boolean };
   ssh?: RawSsh;
   etcd?: RawEtcd;
+  hooks?: RawHooks;
   nodes?: (RawNode | undefined)[];
 }
 
@@ -266,7 +269,8 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
     };
     entries.push({ i, name: n.name, host: n.host, address: n.address, etcd: e });
     if (n.name === undefined || n.host === undefined || n.address === undefined) return;
-    nodes.push({ name: n.name, host: n.host, address: n.address, ssh, etcd: e });
+    const hooks = resolveHooks(raw.hooks, n.hooks);
+    nodes.push({ name: n.name, host: n.host, address: n.address, ssh, etcd: e, ...(hooks ? { hooks } : {}) });
   });
 
   crossNodeChecks(entries, positions, file, problems);

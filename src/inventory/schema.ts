@@ -7,6 +7,7 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type 
 import type { InputProblem } from '../util/errors.js';
 import { normaliseString, parseJumpSpec, showValue, stringProblem, type StringFormat } from './formats.js';
 import { suggest } from './suggest.js';
+import { HOOKS } from './hooks.js';
 
 export type Spec =
   | { kind: 'string'; format: StringFormat; what: string; extra?: (v: string) => string | undefined }
@@ -98,6 +99,7 @@ export const NODE: Spec = {
     address: { spec: str('address', 'an address (IPv4, IPv6 or DNS name)'), required: true },
     ssh: { spec: SSH },
     etcd: { spec: ETCD },
+    hooks: { spec: HOOKS },
   },
   synonyms: { ip: 'address', addr: 'address', hostname: 'host', member: 'name', memberName: 'name', etcdName: 'name' },
 };
@@ -119,6 +121,7 @@ export const INVENTORY: Spec = {
     },
     ssh: { spec: SSH },
     etcd: { spec: ETCD },
+    hooks: { spec: HOOKS },
     nodes: { spec: { kind: 'list', what: 'nodes', itemWhat: 'node', item: NODE, minItems: 1 }, required: true },
   },
   synonyms: { hosts: 'nodes', members: 'nodes', etcdNodes: 'nodes' },

@@ -1,4 +1,5 @@
 /** The validated, normalised inventory: every default applied, every path absolute, `{host}` expanded. */
+import type { NodeHooks } from './hooks.js';
 
 export interface SshSettings {
   /**
@@ -54,6 +55,8 @@ export interface NodeSpec {
   ssh: SshSettings;
   /** effective etcd settings with `{host}` expanded */
   etcd: EtcdSettings;
+  /** the operator's commands around a recovery (the node's own `hooks:`, else the inventory's); absent: none */
+  hooks?: NodeHooks;
 }
 
 export interface Inventory {

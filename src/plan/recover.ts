@@ -9,6 +9,7 @@ import { clientUrl, peerUrl } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
 import { envLintWarnings } from './envcheck.js';
+import { withHooks } from './hooks.js';
 import {
   etcdctlPrefix,
   lockScript,
@@ -389,7 +390,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     why: 'the run is over',
   });
 
-  return {
+  return withHooks({
     format: PLAN_FORMAT,
     version: PLAN_FORMAT_VERSION,
     runId,
@@ -410,5 +411,5 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     finalMembers: members.map((m) => m.name),
     warnings: [...warnings, ...envLintWarnings(inventory, facts)],
     steps,
-  };
+  }, inventory, reachable);
 }

@@ -53,6 +53,8 @@ export function renderPlanText(plan: Plan): string {
   for (const s of plan.steps) {
     out.push(`  ${stepTitle(s)}`, `      why: ${s.why}`);
     if (s.envDiff) out.push(...s.envDiff.split('\n').map((l) => `      ${l}`));
+    // the operator's own commands are shown as they will run (every node's, in order)
+    if (s.action.type === 'hook') for (const [n, cmds] of Object.entries(s.action.run)) out.push(...cmds.map((c) => `      ${n} $ ${c.replaceAll('\n', '\n        ')}`));
   }
   out.push('', `Facts digest: ${plan.factsDigest}. Review, then: etcd-dr apply <plan.json>`);
   return `${out.join('\n')}\n`;

@@ -35,6 +35,22 @@ export function lockScript(lockFile: string, runId: string, holder: string, brea
   ].join('\n');
 }
 
+/**
+ * The operator's hook commands on one node, in order, each in its own `sh -c` (as root, like every step).
+ * The first that fails ends the script with a line naming it and its exit code. Hooks must be idempotent:
+ * a resumed run, or a step repeated after a dropped connection, runs them again.
+ */
+export function hookScript(hook: string, commands: readonly string[]): string {
+  return [
+    HEAD,
+    ...commands.flatMap((c, i) => {
+      const which = `${hook} command ${i + 1} of ${commands.length}`;
+      return [`# ${which}`, `sh -c ${q(c)} || { rc=$?; echo ${q(`the ${which} failed (`)}"exit $rc"${q(`): ${c.split('\n')[0]}`)} >&2; exit 1; }`];
+    }),
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
 export function unlockScript(lockFile: string, runId: string): string {
   return [
     HEAD,

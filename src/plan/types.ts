@@ -47,7 +47,7 @@ export interface ReplaceIntent {
 
 export type Intent = RecoverIntent | ScaleOutIntent | ScaleInIntent | ReplaceIntent;
 
-export type Phase = 'lock' | 'stop' | 'backup' | 'restore' | 'first-member' | 'join' | 'remove' | 'finalize' | 'verify' | 'unlock';
+export type Phase = 'lock' | 'hook' | 'stop' | 'backup' | 'restore' | 'first-member' | 'join' | 'remove' | 'finalize' | 'verify' | 'unlock';
 
 /** What a step does; the executor has one handler per action. Parameters are all the handler needs. */
 export type Action =
@@ -96,6 +96,8 @@ export type Action =
    */
   | { type: 'wait-healthy'; endpointOf: string; publishVia?: string }
   | { type: 'verify'; via: string; members: string[] }
+  /** the inventory's hook commands on each of the step's nodes (`run`: node → commands), see src/plan/hooks.ts */
+  | { type: 'hook'; hook: 'beforeStop' | 'afterVerify'; run: Record<string, string[]>; timeoutSec: number }
   | { type: 'unlock' };
 
 export type ActionType = Action['type'];
