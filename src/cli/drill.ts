@@ -8,7 +8,7 @@ import { newRunId, RunDir, writePrivateFile } from '../apply/rundir.js';
 import { runDrill, type DrillReport } from '../drill/drill.js';
 import { checkDrillOptions, PLANNED_NEEDS, PLANNED_SCENARIOS, SCENARIOS, SCENARIO_TEXT, type Scenario } from '../drill/scenarios.js';
 import { reportJson, reportJunit, reportMarkdown, reportSummary } from '../drill/report.js';
-import { labDown, labUp, loadKeys, powerOff, powerOn, type LabEtcdVersion } from '../lab/index.js';
+import { ackedWrites, labDown, labUp, loadKeys, powerOff, powerOn, type LabEtcdVersion } from '../lab/index.js';
 import { renderPlan } from '../plan/render.js';
 import { sealPlan } from '../plan/seal.js';
 import { EXIT } from '../util/errors.js';
@@ -76,6 +76,8 @@ async function drill(
           ? {
               powerOff: async (node: string) => void (await powerOff({ dir: o.labDir! }, node)),
               powerOn: async (node: string) => void (await powerOn({ dir: o.labDir! }, node)),
+              // the lab's apiserver stand-in, when it ran: its acknowledged writes must all survive
+              ...(ackedWrites(resolve(ctx.cwd, o.labDir)).length ? { ackedWrites: () => ackedWrites(resolve(ctx.cwd, o.labDir!)) } : {}),
             }
           : {}),
         note,

@@ -16,6 +16,7 @@ import { etcdTarget } from '../etcd/node.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
 import { captureKeyspace, captureSummary, type Capture } from './capture.js';
+import { ackedCheck, type AckedWrite } from './acked.js';
 import { completedCheck, keyChecks, verificationChecks, type Check } from './checks.js';
 import { runPlannedDrill } from './planned.js';
 import { isPlanned, SCENARIO_TEXT, type Scenario } from './scenarios.js';
@@ -96,6 +97,11 @@ export interface DrillDeps {
   /** powers a node on again (the built-in lab): `replace` brings its host back */
   powerOn?: (node: string) => Promise<void>;
   note: (line: string) => void;
+  /**
+   * the writes that the writers beside etcd (on the lab: its apiserver stand-in) had acknowledged so far;
+   * when given, a recovery drill checks that none of them was lost
+   */
+  ackedWrites?: () => AckedWrite[];
 }
 
 export interface DrillOptions {
@@ -246,7 +252,10 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
     // after: the same capture through a member of the new cluster
     const via = inv.nodes.find((n) => n.name === plan!.finalMembers[plan!.finalMembers.length - 1])!;
     try {
+      // read before the capture: every write in it was acknowledged before the capture's revision
+      const acked = d.ackedWrites?.();
       const after = await captureKeyspace(via, await d.transport.connect(via));
+      if (acked) report.checks.push(ackedCheck(acked, after));
       report.after = captureSummary(after);
       report.timings.captureAfterMs = after.ms;
       const k = keyChecks(before, after);

@@ -10,3 +10,4 @@ export type {
 export { renderStatusTable, renderUsage } from './render.js';
 export { labNodeProcesses, labCmdlineProcesses } from './procs.js';
 export { mountNodeTmpfs, nodeDiskUsage, resizeNodeTmpfs, type NodeDiskUsage } from './disk.js';
+export { ackedWrites, apiserverCtl, enableApiservers, LAB_APISERVER_HOOKS, withApiserverHooks, type AckedWrite } from './apiserver.js';

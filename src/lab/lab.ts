@@ -16,6 +16,7 @@ import {
 } from './naming.js';
 import { bootNode, execInNode, killNode, nodeIsUp, tcpAnswers } from './node.js';
 import { labAsset, labPaths, nodePaths, OVERLAYS, resolveLabDir } from './paths.js';
+import { installApiserver } from './apiserver.js';
 import { ensureLabPki, nodeSslFiles } from './pki.js';
 import { checkPrereqs, ensureEtcd35, findProgram, requireRoot } from './prereq.js';
 import { killUntilGone, labCmdlineProcesses, labNodeProcesses, scanProcs, sleep } from './procs.js';
@@ -227,6 +228,7 @@ async function prepareLabFiles(dir: string, f: LabFile, etcd35Bin: string | unde
   for (const d of [lp.binDir, lp.pkiDir, lp.nodesDir]) mkdirSync(d, { recursive: true, mode: 0o755 });
   chmodSync(lp.pkiDir, 0o700);
   installIfChanged(labAsset('systemctl'), join(lp.binDir, 'systemctl'), 0o755);
+  installApiserver(lp.binDir);
   if (etcd35Bin) {
     for (const b of ['etcd', 'etcdctl', 'etcdutl']) installBinary(join(etcd35Bin, b), join(lp.binDir, b));
   } else {

@@ -43,7 +43,7 @@ export function hookStep(inventory: Inventory, hook: HookName, nodes: string[]):
   const on = Object.keys(run);
   if (!on.length) return undefined;
   return {
-    slug: `hook-${hook}`,
+    slug: hook === 'beforeStop' ? 'hook-before-stop' : 'hook-after-verify',
     phase: 'hook',
     nodes: on,
     action: { type: 'hook', hook, run, timeoutSec },

@@ -26,6 +26,7 @@ const ACTIONS: ReadonlySet<ActionType> = new Set<ActionType>([
   'promote',
   'wait-healthy',
   'verify',
+  'hook',
 ]);
 
 function fail(file: string, field: string, problem: string, fix: string): never {

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseInventory, type InventoryContext } from '../../src/inventory/index.js';
 import { resolveHooks } from '../../src/inventory/hooks.js';
 import type { Inventory } from '../../src/inventory/types.js';
@@ -113,8 +116,8 @@ describe('recovery plans with hooks', () => {
     expect(kinds.slice(0, 3)).toEqual(['lock', 'hook', 'stop-etcd']);
     expect(kinds.slice(-3)).toEqual(['verify', 'hook', 'unlock']);
     expect(p.steps.map((s) => Number(s.id.slice(0, 2)))).toEqual(p.steps.map((_, i) => i + 1));
-    expect(p.steps[1]!.id).toBe('02-hook-beforeStop');
-    expect(p.steps[p.steps.length - 2]!.id).toMatch(/^\d\d-hook-afterVerify$/);
+    expect(p.steps[1]!.id).toBe('02-hook-before-stop');
+    expect(p.steps[p.steps.length - 2]!.id).toMatch(/^\d\d-hook-after-verify$/);
     expect(p.steps[1]).toMatchObject({ phase: 'hook', nodes: ['etcd1', 'etcd2', 'etcd3'], action: { type: 'hook', hook: 'beforeStop', run: { etcd1: [STOP], etcd2: [STOP], etcd3: [STOP] }, timeoutSec: 60 } });
     expect(p.warnings.join('\n')).not.toContain('no hooks');
   });
@@ -168,7 +171,7 @@ describe('recovery plans with hooks', () => {
     const p = planWith(both());
     const ids = p.steps.map((s) => s.id);
     const verify = p.steps.find((s) => s.action.type === 'verify')!.id;
-    expect(repeatedOnResume(p, new Set(ids.slice(0, 2)))).toEqual(['02-hook-beforeStop']);
+    expect(repeatedOnResume(p, new Set(ids.slice(0, 2)))).toEqual(['02-hook-before-stop']);
     expect(repeatedOnResume(p, new Set(ids.slice(0, 1)))).toEqual([]);
     expect(repeatedOnResume(p, new Set(ids.slice(0, ids.indexOf(verify) + 1)))).toEqual([]);
   });
@@ -190,5 +193,38 @@ describe('hookScript, run by sh', () => {
   it('a multi-line command runs as one script', () => {
     const r = run(hookScript('beforeStop', ['for i in 1 2; do\n  echo "$i"\ndone']));
     expect(r.stdout).toBe('1\n2\netcd-dr:done\n');
+  });
+});
+
+describe('the kubespray example in inventory.example.yaml', () => {
+  const file = new URL('../../inventory.example.yaml', import.meta.url).pathname;
+  const inv = parseInventory(readFileSync(file, 'utf8'), file, CTX);
+
+  it('every node gets its hooks: manifests moved aside and back, the kubelet restarted', () => {
+    for (const n of inv.nodes) {
+      expect(n.hooks!.timeoutSec).toBe(300);
+      expect(n.hooks!.beforeStop[0]).toContain('mv /etc/kubernetes/manifests/$m.yaml /etc/kubernetes/manifests.etcd-dr/');
+      expect(n.hooks!.afterVerify).toEqual([expect.stringContaining('mv /etc/kubernetes/manifests.etcd-dr/$m.yaml /etc/kubernetes/manifests/'), 'systemctl restart kubelet']);
+    }
+  });
+
+  it('is idempotent: run twice (a resumed run), it ends in the same state without an error', () => {
+    // the same commands with /etc/kubernetes under a scratch dir, and no kubelet or container runtime
+    const root = mkdtempSync(join(tmpdir(), 'etcd-dr-hooks-'));
+    try {
+      const k = join(root, 'kubernetes');
+      mkdirSync(join(k, 'manifests'), { recursive: true });
+      for (const m of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd-other']) writeFileSync(join(k, 'manifests', `${m}.yaml`), m);
+      const local = (c: string) => c.replaceAll('/etc/kubernetes', k).replaceAll('crictl ps --name kube-apiserver -q', 'true').replace('systemctl restart kubelet', 'true');
+      const h = inv.nodes[0]!.hooks!;
+      const run = (cmds: string[]) => spawnSync('sh', ['-c', hookScript('x', cmds.map(local))], { encoding: 'utf8' });
+      const listing = () => ['manifests', 'manifests.etcd-dr'].map((d) => (existsSync(join(k, d)) ? readdirSync(join(k, d)).sort().join(',') : '-'));
+      for (let i = 0; i < 2; i++) expect(run(h.beforeStop).status).toBe(0);
+      expect(listing()).toEqual(['etcd-other.yaml', 'kube-apiserver.yaml,kube-controller-manager.yaml,kube-scheduler.yaml']);
+      for (let i = 0; i < 2; i++) expect(run(h.afterVerify).status).toBe(0);
+      expect(listing()).toEqual(['etcd-other.yaml,kube-apiserver.yaml,kube-controller-manager.yaml,kube-scheduler.yaml', '']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
