@@ -9,6 +9,7 @@
 #   /root, /home, /tmp        the node's own dirs LAB_DIR/nodes/HOST/{root,home,tmp}
 #   /usr/local/bin            read-only, LAB_DIR/bin on top: the lab's etcd version and the systemctl shim
 #   /usr/bin/systemctl        the shim (LAB_DIR/bin/systemctl)
+#   /var/lib/etcd             LAB_DIR/nodes/HOST/datadir.img (ext4, loop) when the lab has --data-dir-mount
 # The lab dir itself stays visible at its own path inside the node (sshd reads its config, host key
 # and authorized_keys from there), even when it lives under /root, /home or /tmp.
 set -eu
@@ -51,6 +52,12 @@ if [ ! -e "$node/provisioned" ]; then
   # '*' (not '!'): no password, yet not a locked account, so sshd lets the key in without PAM
   id ops >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --password '*' ops
   : > "$node/provisioned"
+fi
+# A data dir on a file system of its own (lab up --data-dir-mount): the node's image, loop-mounted over
+# /var/lib/etcd in this namespace only; it is the node's disk, so it outlives power-off like upper/
+if [ -f "$node/datadir.img" ]; then
+  mount -o loop "$node/datadir.img" /var/lib/etcd
+  chmod 0700 /var/lib/etcd
 fi
 # ops reads its key from its own home: the lab dir (0700, maybe under a private /root) is root's
 if id ops >/dev/null 2>&1; then

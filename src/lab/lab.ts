@@ -14,6 +14,7 @@ import {
   addressBaseProblem, DEFAULT_ADDRESS_BASE, DEFAULT_ETCD_VERSION, DEFAULT_NODE_COUNT, deriveNodes, etcdVersionProblem,
   LAB_CLUSTER_NAME, labDirProblem, memberCountProblem, nodeCountProblem, resolveNodeRef,
 } from './naming.js';
+import { dataDirMountProblem, describeDataDirMount, ensureDataDirImage, sameDataDirMount, type DataDirMount } from './datadir-mount.js';
 import { bootNode, execInNode, killNode, nodeIsUp, tcpAnswers } from './node.js';
 import { labAsset, labPaths, nodePaths, OVERLAYS, resolveLabDir } from './paths.js';
 import { installApiserver } from './apiserver.js';
@@ -91,10 +92,11 @@ interface LabParams {
   members: number;
   etcd: LabEtcdVersion;
   addressBase: string;
+  dataDirMount?: DataDirMount;
 }
 
 /** The parameters of the lab to bring up: the existing lab's, which options may only repeat. */
-export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase' | 'members'> | undefined, opts: LabUpOptions, dir: string): LabParams {
+export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase' | 'members' | 'dataDirMount'> | undefined, opts: LabUpOptions, dir: string): LabParams {
   if (existing) {
     const diffs: string[] = [];
     if (opts.nodes !== undefined && opts.nodes !== existing.nodeCount) diffs.push(`${opts.nodes} nodes (it has ${existing.nodeCount})`);
@@ -102,6 +104,9 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
     if (opts.members !== undefined && opts.members !== members) diffs.push(`${opts.members} members (it was made with ${members})`);
     if (opts.etcd !== undefined && opts.etcd !== existing.etcd) diffs.push(`etcd ${opts.etcd} (it runs ${existing.etcd})`);
     if (opts.addressBase !== undefined && opts.addressBase !== existing.addressBase) diffs.push(`addresses ${opts.addressBase}N (it uses ${existing.addressBase}N)`);
+    if (opts.dataDirMount !== undefined && !sameDataDirMount(opts.dataDirMount, existing.dataDirMount)) {
+      diffs.push(`data dirs on ${describeDataDirMount(opts.dataDirMount)} (${existing.dataDirMount ? `it has ${describeDataDirMount(existing.dataDirMount)}` : 'its data dirs are on the node\'s /var/lib'})`);
+    }
     if (diffs.length) {
       throw new ExitError(
         `the lab in ${dir} was made with other parameters: you asked for ${diffs.join(', ')}`,
@@ -109,15 +114,20 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
         `to build a new lab there, remove this one first: etcd-dr lab down --purge --dir ${dir}`,
       );
     }
-    return { nodeCount: existing.nodeCount, members: existing.members ?? existing.nodeCount, etcd: existing.etcd, addressBase: existing.addressBase };
+    return {
+      nodeCount: existing.nodeCount, members: existing.members ?? existing.nodeCount, etcd: existing.etcd, addressBase: existing.addressBase,
+      ...(existing.dataDirMount ? { dataDirMount: existing.dataDirMount } : {}),
+    };
   }
   const nodeCount = opts.nodes ?? DEFAULT_NODE_COUNT;
   const p: LabParams = { nodeCount, members: opts.members ?? nodeCount, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE };
+  if (opts.dataDirMount) p.dataDirMount = opts.dataDirMount;
   const problems = [
     nodeCountProblem(p.nodeCount),
     nodeCountProblem(p.nodeCount) ? undefined : memberCountProblem(p.members, p.nodeCount),
     etcdVersionProblem(p.etcd),
     addressBaseProblem(p.addressBase, p.nodeCount),
+    dataDirMountProblem(p.dataDirMount),
   ].filter(
     (x): x is InputProblem => x !== undefined,
   );
@@ -199,6 +209,7 @@ function newLabFile(p: LabParams): LabFile {
     nodeCount: p.nodeCount,
     ...(p.members !== p.nodeCount ? { members: p.members } : {}),
     addressBase: p.addressBase,
+    ...(p.dataDirMount ? { dataDirMount: p.dataDirMount } : {}),
     clusterName: LAB_CLUSTER_NAME,
     bootstrapped: false,
     createdAt: new Date().toISOString(),
@@ -251,6 +262,8 @@ async function prepareLabFiles(dir: string, f: LabFile, etcd35Bin: string | unde
   writeFileSync(lp.authorizedKeys, readFileSync(`${lp.identityFile}.pub`), { mode: 0o644 });
 
   for (const n of f.nodes) prepareNodeDisk(dir, n, f);
+  const mount = f.dataDirMount;
+  if (mount) await Promise.all(f.nodes.map((n) => ensureDataDirImage(nodePaths(dir, n.host).nodeDir, mount)));
   writeFileSync(lp.knownHosts, renderKnownHosts(f.nodes, f.nodes.map((n) => readFileSync(`${nodePaths(dir, n.host).hostKey}.pub`, 'utf8'))), { mode: 0o644 });
   writeFileSync(lp.inventory, renderInventory(f.nodes, { identityFile: lp.identityFile, knownHostsFile: lp.knownHosts }), { mode: 0o644 });
 }

@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, 
 import { ExitError, EXIT } from '../util/errors.js';
 import { labPaths } from './paths.js';
 import { isAlive, sleep } from './procs.js';
-import type { LabEtcdVersion, LabState } from './types.js';
+import type { DataDirMount, LabEtcdVersion, LabState } from './types.js';
 
 export const LAB_FILE_FORMAT = 1;
 
@@ -30,6 +30,8 @@ export interface LabFile {
   addressBase: string;
   clusterName: string;
   bootstrapped: boolean;
+  /** every node's data dir is the root of its own file system (see datadir-mount.ts) */
+  dataDirMount?: DataDirMount;
   createdAt: string;
   nodes: LabFileNode[];
 }

@@ -1,4 +1,7 @@
 /** The local lab's public types: what `etcd-dr lab …` and the programmatic API take and return. */
+import type { DataDirMount } from './datadir-mount.js';
+
+export type { DataDirMount };
 
 /** The etcd minor versions the lab can run: Debian's 3.4 on the host, or 3.5 from etcd-dr's cache. */
 export type LabEtcdVersion = '3.4' | '3.5';
@@ -58,6 +61,8 @@ export interface LabUpOptions extends LabDirOptions {
   addressBase?: string;
   /** seconds to wait for the members it starts to serve clients; default 90 */
   healthTimeout?: number;
+  /** each node's data dir on a file system of its own (a loop-mounted image); only when the lab is made */
+  dataDirMount?: DataDirMount;
 }
 
 export interface LabDownOptions extends LabDirOptions {
