@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'n
 import { basename, dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
+import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, setAsideScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import { repeatedOnResume } from '../plan/hooks.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
@@ -244,7 +244,7 @@ export class Executor {
       case 'stop-etcd':
         return this.fanOut(step, (n) => stopScript(this.spec(n), 60), 90, 'stop etcd', n0(step));
       case 'move-data-dir':
-        return this.single(step, moveAsideScript(a.from, a.to), 60, `move ${a.from} aside`);
+        return this.single(step, moveAsideScript(a.from, a.to, a.inside), 60, `move ${a.from} aside`);
       case 'backup-db':
         return this.backupDb(step, a);
       case 'backup-wait':
@@ -759,7 +759,8 @@ export class Executor {
       });
     }
     await attempt(`set ${spec.etcd.dataDir} aside`, async () => {
-      await this.script(member, failed, moveAsideScript(spec.etcd.dataDir, `${spec.etcd.dataDir}.etcd-dr-${this.plan.runId}-failed-join-${Date.now()}`), 60, 'set the data dir aside');
+      // beside it, or inside it when it is a mount point, as the node's disk is now
+      await this.script(member, failed, setAsideScript(spec.etcd.dataDir, `etcd-dr-${this.plan.runId}-failed-join-${Date.now()}`), 60, 'set the data dir aside');
     });
     const undone = steps.map((s) => s.id);
     this.d.run.append({ event: 'rollback', step: failed.id, detail: did.join('; '), undone });

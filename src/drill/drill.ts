@@ -9,7 +9,7 @@ import { newRunId, type RunDir } from '../apply/rundir.js';
 import type { ClusterFacts } from '../facts/types.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import { planRecover } from '../plan/recover.js';
-import { moveAsideScript, stopScript } from '../plan/scripts.js';
+import { setAsideScript, stopScript } from '../plan/scripts.js';
 import type { Plan } from '../plan/types.js';
 import { etcdctlArgv } from '../etcd/commands.js';
 import { etcdTarget } from '../etcd/node.js';
@@ -202,10 +202,10 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
       const keeper = nodes.find((n) => n.name === (o.survivor ?? first.name)) ?? first;
       for (const n of nodes.filter((x) => x !== keeper)) {
         const c = await d.transport.connect(n);
-        const r = await c.sh(moveAsideScript(n.etcd.dataDir, `${n.etcd.dataDir}.etcd-dr-drill-${drillId}`), { timeout: 60 });
+        const r = await c.sh(setAsideScript(n.etcd.dataDir, `etcd-dr-drill-${drillId}`), { timeout: 60 });
         if (r.code !== 0) throw new ApplyError(`${n.name}: moving the data dir aside for the drill failed: ${r.stderr.trim()}`);
       }
-      report.notes.push(`data dirs of ${nodes.filter((x) => x !== keeper).map((n) => n.name).join(', ')} moved to <dataDir>.etcd-dr-drill-${drillId}; ${keeper.name} holds the only copy`);
+      report.notes.push(`data dirs of ${nodes.filter((x) => x !== keeper).map((n) => n.name).join(', ')} moved to <dataDir>.etcd-dr-drill-${drillId} (into <dataDir>/etcd-dr-drill-${drillId} where the data dir is a mount point); ${keeper.name} holds the only copy`);
       break;
     }
     case 'node-lost': {

@@ -12,7 +12,7 @@ import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import type { PlanContext } from '../plan/recover.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';
-import { moveAsideScript, stopScript } from '../plan/scripts.js';
+import { setAsideScript, stopScript } from '../plan/scripts.js';
 import type { Plan } from '../plan/types.js';
 import { shellQuote as q } from '../ssh/quote.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
@@ -329,7 +329,7 @@ async function loseAndWipe(d: DrillDeps, t: NodeSpec, drillId: string, report: D
       held = await quorumWhileLost(d, t, Date.now());
       d.note(`powering ${t.name} on again (etcd disabled at boot for this power cycle) and wiping its data dir`);
       await d.powerOn(t.name);
-      await sh(d, t, moveAsideScript(t.etcd.dataDir, aside), 'moving the data dir aside for the drill');
+      await sh(d, t, setAsideScript(t.etcd.dataDir, `etcd-dr-drill-${drillId}`), 'moving the data dir aside for the drill');
     } finally {
       if (wasEnabled) await bootSetting(d, t, 'enable');
     }
@@ -338,9 +338,9 @@ async function loseAndWipe(d: DrillDeps, t: NodeSpec, drillId: string, report: D
     await sh(d, t, stopScript(t, 60), 'stopping etcd for the drill');
     report.notes.push(`${t.name}'s etcd stopped (without --lab-dir the host's loss is played by stopping etcd there)`);
     held = await quorumWhileLost(d, t, Date.now());
-    await sh(d, t, moveAsideScript(t.etcd.dataDir, aside), 'moving the data dir aside for the drill');
+    await sh(d, t, setAsideScript(t.etcd.dataDir, `etcd-dr-drill-${drillId}`), 'moving the data dir aside for the drill');
   }
-  report.notes.push(`${t.name}'s data dir moved to ${aside}: the host came back with an empty disk`);
+  report.notes.push(`${t.name}'s data dir moved to ${aside} (its member/ into ${t.etcd.dataDir}/etcd-dr-drill-${drillId} where the data dir is a mount point): the host came back with an empty disk`);
   return held;
 }
 

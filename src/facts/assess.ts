@@ -190,6 +190,8 @@ export function canonFacts(nodes: NodeFacts[]) {
           hasDb: n.dataDir.hasDb,
           wal: [n.dataDir.walMemberId ?? null, n.dataDir.walClusterId ?? null],
           revision: n.endpoint ? null : (n.dataDir.db?.revision ?? null),
+          // only when set, so the digest of a plan on a plain data dir stays what it was
+          ...(n.dataDir.mountPoint ? { mountPoint: true } : {}),
         }
       : null,
     member: n.endpoint ? [n.endpoint.memberId, n.endpoint.clusterId, n.endpoint.isLearner] : null,

@@ -14,7 +14,7 @@ import type { Transport } from '../ssh/transport.js';
 import type { NodeConnection } from '../ssh/types.js';
 import { HostKeyError, isConnectError } from '../ssh/errors.js';
 import { assessCluster, digestFacts, electionWaitMs, leaderUnsettled, mayBeElecting } from './assess.js';
-import { parseSections, probeScript, type Section } from './probe-script.js';
+import { parseDataDirFs, parseSections, probeScript, type Section } from './probe-script.js';
 import { ENV_KEYS, type ClusterFacts, type NodeFacts, type ServiceState, type VersionInfo } from './types.js';
 
 export interface GatherOptions {
@@ -93,7 +93,10 @@ export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probe
     facts.env = { path: spec.etcd.envFile, exists: false, vars: {} };
   }
 
-  const dirExists = get('datadir')?.rc === 0;
+  const fs = parseDataDirFs(get('datadir_fs'));
+  const dd = get('datadir');
+  // a data dir that is a mount point always exists: it holds etcd's data when its member/ dir does
+  const dirExists = dd?.rc === 0 && (!fs.mountPoint || dd.out.split('\n').includes('member'));
   const dbBytes = get('db_bytes');
   const hasDb = dbBytes?.rc === 0;
   facts.dataDir = {
@@ -103,8 +106,9 @@ export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probe
     movedAside: (get('moved_aside')?.out ?? '').split('\n').map((l) => l.trim()).filter(Boolean),
   };
   if (hasDb) facts.dataDir.dbBytes = Number(dbBytes!.out.trim());
-  const freeKib = get('free_kib');
-  if (freeKib?.rc === 0 && /^\d+$/.test(freeKib.out.trim())) facts.dataDir.freeBytes = Number(freeKib.out.trim()) * 1024;
+  if (fs.freeBytes !== undefined) facts.dataDir.freeBytes = fs.freeBytes;
+  if (fs.fsType) facts.dataDir.fsType = fs.fsType;
+  if (fs.mountPoint) facts.dataDir.mountPoint = true;
   const walFiles = get('wal_files');
   if (walFiles?.rc === 0) facts.dataDir.walFiles = Number(walFiles.out.trim());
   const walHead = get('wal_head');

@@ -15,6 +15,18 @@ export interface ProbeOptions {
   commandTimeout: number;
 }
 
+/**
+ * The file system a new data dir is written on (a restore, a join): the data dir's own when it exists,
+ * else its parent's; POSIX df. Prints `<type> <free KiB>`, then `mount-point` when the data dir is the
+ * root of a file system of its own (a dedicated volume: it cannot be renamed, so etcd-dr sets its
+ * member/ dir aside inside it).
+ */
+const DATA_DIR_FS = [
+  'd=$1; [ -d "$d" ] || d=$(dirname "$d")',
+  'df -PTk "$d" | awk \'NR == 2 { print $2, $5 }\'',
+  'if [ -d "$1" ] && { mountpoint -q "$1" 2>/dev/null || [ "$(df -P "$1" | awk \'NR == 2 { print $6 }\')" = "$1" ]; }; then echo mount-point; fi',
+].join('\n');
+
 export function probeScript(n: NodeSpec, o: ProbeOptions): string {
   const data = q(n.etcd.dataDir);
   const ctl = etcdctlPrefix(n, undefined, o.commandTimeout * 1000);
@@ -38,9 +50,9 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     `sec db_bytes stat -c %s ${data}/member/snap/db`,
     `sec wal_files sh -c ${q('ls "$1"/member/wal/ | grep -c "\\.wal$"')} _ ${data}`,
     `sec wal_head sh -c ${q('f=$(ls "$1"/member/wal/*.wal | tail -n 1) && head -c 4096 "$f" | base64 -w0')} _ ${data}`,
-    `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* 2>/dev/null || true')} _ ${data}`,
-    // room for a new data dir beside the old one (a restore, a join): the parent's file system, POSIX df
-    `sec free_kib sh -c ${q('df -Pk "$(dirname "$1")" | awk \'NR == 2 { print $4 }\'')} _ ${data}`,
+    // set aside beside the data dir, or inside it when the data dir is a mount point (see DATA_DIR_FS)
+    `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* "$1"/etcd-dr-* 2>/dev/null || true')} _ ${data}`,
+    `sec datadir_fs sh -c ${q(DATA_DIR_FS)} _ ${data}`,
     `sec lock cat ${q(o.lockFile)}`,
     'if [ "$svc" = 0 ] || [ "$proc" = 0 ]; then',
     // a member that does not answer its status (starting, not yet published) would make each of the
@@ -60,6 +72,18 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     'fi',
     `printf '${SECTION_PREFIX}end 0 \\n'`,
   ].join('\n');
+}
+
+/** The `datadir_fs` section: free bytes and type of the file system, and whether the data dir is its root. */
+export function parseDataDirFs(sec: Section | undefined): { freeBytes?: number; fsType?: string; mountPoint: boolean } {
+  if (!sec || sec.rc !== 0) return { mountPoint: false };
+  const [first = '', ...rest] = sec.out.split('\n');
+  const [fsType, kib] = first.trim().split(/\s+/);
+  return {
+    ...(kib && /^\d+$/.test(kib) ? { freeBytes: Number(kib) * 1024 } : {}),
+    ...(fsType && /^[A-Za-z0-9._-]+$/.test(fsType) ? { fsType } : {}),
+    mountPoint: rest.some((l) => l.trim() === 'mount-point'),
+  };
 }
 
 export interface Section {

@@ -56,10 +56,20 @@ export interface DataDirInfo {
   /** only for a stopped member: reading a live db would race etcd */
   db?: DbStatus;
   dbError?: string;
-  /** data dirs moved aside by earlier etcd-dr runs (`<dataDir>.etcd-dr-<run id>`) */
+  /** data dirs set aside by earlier etcd-dr runs: `<dataDir>.etcd-dr-<run id>`, or `<dataDir>/etcd-dr-<run id>` in a mount point */
   movedAside: string[];
-  /** free bytes on the file system of the data dir's parent (where a restore or a join writes a new one) */
+  /**
+   * free bytes on the file system where a restore or a join writes a new data dir: the data dir's own
+   * (its parent's when it does not exist)
+   */
   freeBytes?: number;
+  /** type of that file system (ext4, xfs, tmpfs, …) */
+  fsType?: string;
+  /**
+   * the data dir is the root of a file system of its own (a dedicated volume). It cannot be renamed
+   * (EBUSY), so its member/ dir is set aside inside it; `exists` then says whether member/ exists
+   */
+  mountPoint?: boolean;
 }
 
 export interface EnvInfo {

@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { sha256Hex as sha256 } from '../util/hash.js';
 import { EtcdCapabilityError } from '../etcd/errors.js';
 import { restoreTool, supportsBumpRevision } from '../etcd/version.js';
@@ -20,11 +19,11 @@ import {
   unlockScript,
   waitHealthyScript,
   publishCommands,
-  WAL_MIB,
   writeEnvScript,
 } from './scripts.js';
 import { inventoryFingerprint } from './seal.js';
 import { chooseSurvivor } from './survivor.js';
+import { dataDirRow, layoutOf, refuseWalDir, roomCheck, setAsidePath } from './datadir-layout.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Plan, type RecoverIntent, type Step } from './types.js';
 
 export interface PlanContext {
@@ -137,17 +136,7 @@ export function promoteStep(j: NodeSpec, via: NodeSpec): Omit<Step, 'id'> & { sl
   };
 }
 
-/**
- * A warning when `m`'s data dir parent has less room than a new data dir for a db of `dbBytes` needs
- * (the db and a preallocated WAL), or undefined. Unknown free space warns nothing: the step itself says.
- */
-export function roomWarning(m: NodeSpec, freeBytes: number | undefined, dbBytes: number, what: string): string | undefined {
-  if (freeBytes === undefined) return undefined;
-  const need = dbBytes + WAL_MIB * 1048576;
-  if (freeBytes >= need) return undefined;
-  const mib = (b: number) => Math.floor(b / 1048576);
-  return `${m.name}: ${posix.dirname(m.etcd.dataDir)} has ${mib(freeBytes)} MiB free and ${what} needs about ${Math.ceil(need / 1048576)} MiB (the db and a 64 MB WAL): make room there first, or that step fails (nothing is lost; \`etcd-dr resume\` goes on once there is room)`;
-}
+export { roomWarning } from './datadir-layout.js';
 
 /** Plan the quorum-loss recovery of procedure.md: one survivor restored alone, the others re-added one by one. */
 export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
@@ -185,10 +174,12 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
   for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
   // every member writes a new data dir beside the one moved aside: the survivor by the restore, the others
   // from the leader's snapshot; a full disk fails that step (nothing is lost), but a reviewer should know first
+  // (in a data dir that is a mount point that is refused instead: see datadir-layout.ts)
+  for (const m of members) refuseWalDir(m, factOf(m.name));
   const dbBytes = survivorFacts.dataDir?.dbBytes;
   if (dbBytes !== undefined) {
     for (const m of members) {
-      const w = roomWarning(m, factOf(m.name).dataDir?.freeBytes, dbBytes, m.name === survivor.name ? 'the restore' : 'its copy of the db from the leader');
+      const w = roomCheck(m, factOf(m.name), dbBytes, m.name === survivor.name ? 'the restore' : 'its copy of the db from the leader');
       if (w) warnings.push(w);
     }
   }
@@ -217,16 +208,17 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     commands: reachable.map((n) => `# ${n}\n${stopScript(specOf(n))}`),
     why: 'no member may run while the cluster is rebuilt; a graceful stop also commits the last WAL entries into the db',
   });
-  const aside = (n: NodeSpec) => `${n.etcd.dataDir}.etcd-dr-${runId}`;
+  const aside = (n: NodeSpec) => setAsidePath(n.etcd.dataDir, layoutOf(factOf(n.name)), `etcd-dr-${runId}`);
   for (const m of members) {
     const f = factOf(m.name);
     if (!f.dataDir?.exists) continue;
+    const inside = layoutOf(f) === 'inside';
     add({
       slug: `move-aside-${m.name}`,
       phase: 'backup',
       node: m.name,
-      action: { type: 'move-data-dir', from: m.etcd.dataDir, to: aside(m) },
-      commands: [moveAsideScript(m.etcd.dataDir, aside(m))],
+      action: { type: 'move-data-dir', from: m.etcd.dataDir, to: aside(m), ...(inside ? { inside } : {}) },
+      commands: [moveAsideScript(m.etcd.dataDir, aside(m), inside)],
       why:
         m.name === survivor.name
           ? 'the survivor is restored from this copy; nothing is deleted'
@@ -266,6 +258,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     token: `etcd-dr-${runId}`,
     ...(bump ? { bumpRevision: BUMP_REVISION } : {}),
     markCompacted: bump,
+    ...(layoutOf(survivorFacts) === 'inside' ? { inside: true } : {}),
   };
   add({
     slug: `restore-${survivor.name}`,
@@ -409,6 +402,7 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       '.',
     survivor: { name: choice.name, reason: choice.reason, evidence: choice.evidence },
     finalMembers: members.map((m) => m.name),
+    dataDirs: members.filter((m) => factOf(m.name).dataDir?.exists).map((m) => dataDirRow(m, factOf(m.name), runId)),
     warnings: [...warnings, ...envLintWarnings(inventory, facts)],
     steps,
   }, inventory, reachable);

@@ -1,3 +1,4 @@
+import { DATA_DIR_HEADERS, DATA_DIR_LAYOUTS, dataDirCells } from './datadir-layout.js';
 import type { EvidenceRow, Plan, Step } from './types.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
@@ -49,7 +50,9 @@ export function renderPlanText(plan: Plan): string {
   }
   for (const w of plan.warnings) out.push(`WARNING: ${w}`);
   if (plan.warnings.length) out.push('');
-  out.push(`Final members: ${plan.finalMembers.join(', ')}`, '', 'Steps:');
+  out.push(`Final members: ${plan.finalMembers.join(', ')}`, '');
+  if (plan.dataDirs?.length) out.push(`Data dirs (nothing is deleted; ${DATA_DIR_LAYOUTS}):`, renderTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
+  out.push('Steps:');
   for (const s of plan.steps) {
     out.push(`  ${stepTitle(s)}`, `      why: ${s.why}`);
     if (s.envDiff) out.push(...s.envDiff.split('\n').map((l) => `      ${l}`));
@@ -72,6 +75,7 @@ export function renderPlanMarkdown(plan: Plan): string {
     out.push('## Survivor', '', `**${plan.survivor.name}**: ${plan.survivor.reason}`, '');
     out.push(renderMarkdownTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
   }
+  if (plan.dataDirs?.length) out.push('## Data dirs', '', `Nothing is deleted; ${DATA_DIR_LAYOUTS}.`, '', renderMarkdownTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
   out.push('## Steps', '');
   for (const [i, s] of plan.steps.entries()) {
     out.push(`### ${i + 1}. \`${s.id}\` on ${s.node ?? s.nodes?.join(', ') ?? 'the bastion'}: ${s.action.type}`, '', s.why, '');

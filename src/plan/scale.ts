@@ -17,7 +17,8 @@ import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.j
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';
 import { envLintWarnings } from './envcheck.js';
-import { joinerStartStep, otherLocks, promoteStep, roomWarning, type PlanContext } from './recover.js';
+import { joinerStartStep, otherLocks, promoteStep, type PlanContext } from './recover.js';
+import { dataDirRow, layoutOf, refuseWalDir, roomCheck, setAsidePath, type DataDirRow } from './datadir-layout.js';
 import {
   EMPTY_SHA256,
   etcdctlPrefix,
@@ -173,6 +174,7 @@ class Builder {
   /** members after the steps so far, inventory order */
   current: NodeSpec[];
   private readonly movedAside = new Set<string>();
+  private readonly dataDirs: DataDirRow[] = [];
   private lockNodes: string[] = [];
 
   constructor(
@@ -240,13 +242,15 @@ class Builder {
     const f = factOf(this.ctx, n.name);
     if (!f.dataDir?.exists) return;
     this.movedAside.add(n.name);
-    const to = `${n.etcd.dataDir}.etcd-dr-${this.ctx.runId}`;
+    this.dataDirs.push(dataDirRow(n, f, this.ctx.runId));
+    const inside = layoutOf(f) === 'inside';
+    const to = setAsidePath(n.etcd.dataDir, layoutOf(f), `etcd-dr-${this.ctx.runId}`);
     this.add({
       slug: `move-aside-${n.name}`,
       phase,
       node: n.name,
-      action: { type: 'move-data-dir', from: n.etcd.dataDir, to },
-      commands: [moveAsideScript(n.etcd.dataDir, to)],
+      action: { type: 'move-data-dir', from: n.etcd.dataDir, to, ...(inside ? { inside } : {}) },
+      commands: [moveAsideScript(n.etcd.dataDir, to, inside)],
       why,
     });
   }
@@ -254,6 +258,7 @@ class Builder {
   /** Remove member `m` through `via` (which stays a member); `stays`: the members left once this change and any later ones in the plan are done. */
   remove(m: NodeSpec, via: NodeSpec, stays: NodeSpec[]): void {
     const reachable = factOf(this.ctx, m.name).reachable;
+    if (reachable) refuseWalDir(m, factOf(this.ctx, m.name));
     this.add({
       slug: `move-leader-${m.name}`,
       phase: 'remove',
@@ -299,7 +304,8 @@ class Builder {
   join(j: NodeSpec, via: NodeSpec): void {
     const f = factOf(this.ctx, j.name);
     const db = factOf(this.ctx, via.name).endpoint?.dbSize;
-    const room = db === undefined ? undefined : roomWarning(j, f.dataDir?.freeBytes, db, 'its copy of the db from the leader');
+    refuseWalDir(j, f);
+    const room = db === undefined ? undefined : roomCheck(j, f, db, 'its copy of the db from the leader');
     if (room) this.warnings.push(room);
     this.moveAside(j, 'join', `${j.name} joins with an empty data dir; what was there stays beside it, untouched`);
     const cluster = [...this.current, j];
@@ -410,6 +416,7 @@ class Builder {
       facts: canonFacts(ctx.facts.nodes),
       summary: o.summary,
       finalMembers: final.map((m) => m.name),
+      ...(this.dataDirs.length ? { dataDirs: this.dataDirs } : {}),
       warnings: [...this.warnings, ...envLintWarnings(ctx.inventory, ctx.facts)],
       steps: this.steps,
     };

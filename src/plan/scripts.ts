@@ -91,7 +91,8 @@ export function stopScript(n: NodeSpec, timeoutSec = 60): string {
  * holds a whole db: whatever mode the data dir had, it is closed to group and others (its owner keeps
  * its rights), before the move and again on a repeat.
  */
-export function moveAsideScript(from: string, to: string): string {
+export function moveAsideScript(from: string, to: string, inside = false): string {
+  if (inside) return moveInsideScript(from, to);
   return [
     HEAD,
     `src=${q(from)}; dst=${q(to)}`,
@@ -103,6 +104,37 @@ export function moveAsideScript(from: string, to: string): string {
   ].join('\n');
 }
 
+/**
+ * The same for a data dir that is a mount point, which cannot be renamed (EBUSY): its `member/` dir (all
+ * etcd keeps there) moves into `to`, a dir inside the mount, so `to` is a whole data dir again and
+ * nothing crosses file systems. What else the mount holds (lost+found) stays.
+ */
+function moveInsideScript(from: string, to: string): string {
+  return [
+    HEAD,
+    `src=${q(from)}; dst=${q(to)}`,
+    'if [ -e "$dst/member" ]; then chmod go-rwx "$dst"; echo etcd-dr:already; exit 0; fi',
+    'if [ ! -e "$src/member" ]; then echo etcd-dr:nothing; exit 0; fi',
+    '[ -d "$dst" ] || mkdir -m 0700 "$dst"',
+    'chmod go-rwx "$dst" "$src/member"',
+    'mv "$src/member" "$dst/member"',
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/** True (exit 0) when the dir in shell variable `v` is the root of a file system of its own. */
+const isMountPoint = (v: string) => `{ mountpoint -q "$${v}" 2>/dev/null || [ "$(df -P "$${v}" 2>/dev/null | awk 'NR == 2 { print $6 }')" = "$${v}" ]; }`;
+
+/**
+ * Set a data dir aside under `name` (`etcd-dr-<run id>-…`) as the node's disk is now: inside it when it
+ * is a mount point (`<dataDir>/<name>`), else beside it (`<dataDir>.<name>`). For what no plan step
+ * chose a layout for in advance (a rollback, a drill's injection).
+ */
+export function setAsideScript(dataDir: string, name: string): string {
+  const body = (inside: boolean) => moveAsideScript(dataDir, inside ? `${dataDir}/${name}` : `${dataDir}.${name}`, inside).split('\n').slice(1).map((l) => `  ${l}`);
+  return [HEAD, `d=${q(dataDir)}`, `if [ -d "$d" ] && ${isMountPoint('d')}; then (`, ...body(true), ') else (', ...body(false), ') fi'].join('\n');
+}
+
 /** The restore-db action's parameters, plus the run id that names the scratch dir and marker. */
 export type RestoreParams = Omit<Extract<Action, { type: 'restore-db' }>, 'type'> & { runId: string };
 
@@ -111,7 +143,9 @@ export type RestoreParams = Omit<Extract<Action, { type: 'restore-db' }>, 'type'
  * so an interrupted restore never leaves a half-written data dir where etcd would start from it.
  */
 export function restoreScript(p: RestoreParams): string {
-  const scratch = `${p.dataDir}.etcd-dr-${p.runId}-restoring`;
+  // a data dir that is a mount point: the scratch dir is inside it (same file system), and only its member/ is renamed into place
+  const inside = p.inside === true;
+  const scratch = inside ? `${p.dataDir}/etcd-dr-${p.runId}-restoring` : `${p.dataDir}.etcd-dr-${p.runId}-restoring`;
   const args = [
     'snapshot',
     'restore',
@@ -126,7 +160,8 @@ export function restoreScript(p: RestoreParams): string {
     ...(p.markCompacted ? ['--mark-compacted'] : []),
   ];
   const restore = `${p.tool === 'etcdctl' ? 'ETCDCTL_API=3 etcdctl' : 'etcdutl'} ${args.map(q).join(' ')}`;
-  const marker = `${p.dataDir}/.etcd-dr-restored-${p.runId}`;
+  // inside a mount point the marker travels in member/, so it appears with the one rename that finishes the restore
+  const marker = inside ? `${p.dataDir}/member/.etcd-dr-restored-${p.runId}` : `${p.dataDir}/.etcd-dr-restored-${p.runId}`;
   return [
     HEAD,
     // the scratch dir and every file the restore writes hold the whole db: private whatever the login's umask
@@ -138,11 +173,13 @@ export function restoreScript(p: RestoreParams): string {
     // new file), so this one waits for the other to end and then sees what it left.
     `if [ -e "$db" ] && command -v flock >/dev/null 2>&1; then exec 9<"$db"; if ! flock -n 9; then echo "etcd-dr: another restore of this run is still running on this node (left by an interrupted attempt); waiting for it to end" >&2; flock -w ${RESTORE_LOCK_WAIT_S} 9 || { echo "etcd-dr:restore-busy another restore of $db still runs after ${RESTORE_LOCK_WAIT_S} s; find it with: pgrep -af 'snapshot restore'" >&2; exit 1; }; fi; fi`,
     'if [ -e "$marker" ]; then echo etcd-dr:already; exit 0; fi',
-    'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',
+    inside
+      ? 'if [ -e "$data/member" ]; then echo "etcd-dr:data-dir-exists $data/member (it should have been set aside)" >&2; exit 1; fi'
+      : 'if [ -e "$data" ]; then echo "etcd-dr:data-dir-exists $data (it should have been moved aside)" >&2; exit 1; fi',
     // a scratch dir left by an interrupted attempt of this run is set aside, not reused or deleted
     'if [ -e "$scratch" ]; then mv "$scratch" "$scratch.interrupted.$(date +%s)"; fi',
     // a failed restore says why and how much room it needs; its incomplete scratch dir stays for the user to look at
-    'parent=$(dirname "$data")',
+    inside ? 'parent=$data' : 'parent=$(dirname "$data")',
     `free=$(df -Pk "$parent" 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }' || true)`,
     'if out=$(',
     `${restore} 2>&1`,
@@ -154,9 +191,15 @@ export function restoreScript(p: RestoreParams): string {
     `  echo "etcd-dr:restore-failed (exit $rc) $(printf '%s\\n' "$out" | tail -n 1); $parent had \${free:-?} MiB free and this restore needs about $need MiB (the db and a 64 MB WAL); the incomplete $scratch (\${part:-?} MiB) may be removed" >&2`,
     '  exit 1',
     'fi',
-    'chmod 0700 "$scratch"',
-    'touch "$scratch/.etcd-dr-restored-' + p.runId + '"',
-    'mv "$scratch" "$data"',
+    ...(inside
+      ? [
+          'chmod 0700 "$scratch" "$scratch/member"',
+          `touch "$scratch/member/.etcd-dr-restored-${p.runId}"`,
+          'mv "$scratch/member" "$data/member"',
+          // the scratch dir is empty now
+          'rmdir "$scratch" 2>/dev/null || true',
+        ]
+      : ['chmod 0700 "$scratch"', 'touch "$scratch/.etcd-dr-restored-' + p.runId + '"', 'mv "$scratch" "$data"']),
     'echo etcd-dr:done',
   ].join('\n');
 }

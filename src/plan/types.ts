@@ -4,6 +4,7 @@
  */
 
 import type { CanonFacts } from '../facts/assess.js';
+import type { DataDirRow } from './datadir-layout.js';
 
 export const PLAN_FORMAT = 'etcd-dr/plan';
 export const PLAN_FORMAT_VERSION = 1;
@@ -54,7 +55,11 @@ export type Action =
   /** `breakRun`: the run whose lock is broken (--break-lock) */
   | { type: 'lock'; breakRun?: string }
   | { type: 'stop-etcd' }
-  | { type: 'move-data-dir'; from: string; to: string }
+  /**
+   * set a data dir aside. `inside`: the data dir is a mount point; its member/ dir moves into `to`
+   * (`<from>/etcd-dr-<run id>`) on the same file system instead of `from` being renamed
+   */
+  | { type: 'move-data-dir'; from: string; to: string; inside?: boolean }
   /**
    * copy the db to the bastion. `alongside`: the step only starts the copy, which runs on while the next
    * steps go on; the `backup-wait` step of the same `localPath` waits for it (a plan without the flag
@@ -78,6 +83,8 @@ export type Action =
       token: string;
       bumpRevision?: number;
       markCompacted: boolean;
+      /** the data dir is a mount point: restore into a scratch dir inside it, then rename its member/ into place */
+      inside?: boolean;
     }
   | { type: 'write-env'; path: string; backup: string; beforeSha256: string; content: string; afterSha256: string }
   /** `baseline`: once it serves, count the keys: the verification's floor (what the restored db holds) */
@@ -156,6 +163,8 @@ export interface Plan {
   survivor?: { name: string; reason: string; evidence: EvidenceRow[] };
   /** members of the cluster once the plan has run */
   finalMembers: string[];
+  /** the data dirs the plan sets aside, each with its layout (beside it, or inside a mount point) and file system */
+  dataDirs?: DataDirRow[];
   warnings: string[];
   steps: Step[];
   /** digest of everything above, set when the plan is saved (see seal.ts) */
