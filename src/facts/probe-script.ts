@@ -81,7 +81,7 @@ export function parseDataDirFs(sec: Section | undefined): { freeBytes?: number; 
   const [fsType, kib] = first.trim().split(/\s+/);
   return {
     ...(kib && /^\d+$/.test(kib) ? { freeBytes: Number(kib) * 1024 } : {}),
-    ...(fsType && /^[A-Za-z0-9._-]+$/.test(fsType) ? { fsType } : {}),
+    ...(fsType && /^[A-Za-z][A-Za-z0-9._-]*$/.test(fsType) ? { fsType } : {}),
     mountPoint: rest.some((l) => l.trim() === 'mount-point'),
   };
 }
