@@ -11,10 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { breakAllDown, labDown, labExec, labUp, loadKeys, powerOff, powerOn, type LabState } from '../../src/lab/index.js';
 import { runCli, tempDir } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
 
 const T = 300_000;
 const DATA = '/var/lib/etcd';
+const table = new FaultTable('datadir-mount', 'A data dir that is its own mount point (a dedicated volume)');
+const suiteStart = Date.now();
+
+afterAll(() => {
+  table.save({
+    etcd: '3.4.23 and 3.5.30 (one lab each)',
+    lab: '4 nodes (3 members), each /var/lib/etcd a 512 MiB ext4 image loop-mounted in the node, on 127.0.90.x and 127.0.91.x',
+    data: '500 keys + 2 × 1 MiB values',
+    'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s`,
+  });
+});
 
 interface Summary {
   runId: string;
@@ -92,6 +104,12 @@ describe.each([
     await expectCluster(['etcd1', 'etcd2', 'etcd3']);
     expect((await sh('etcd4', 'systemctl is-active etcd; test -e /etc/etcd.env && echo env; test -e /var/lib/etcd-dr/lock && echo locked; true')).stdout.trim()).toBe('inactive');
     expect((await sh('etcd4', `rm ${DATA}/filler-by-test`)).code).toBe(0);
+    table.add({
+      fault: `etcd ${version}: etcd4's data dir is an ext4 volume of its own, 420 MiB of its 512 MiB taken by another file; \`scale-out --node etcd4\``,
+      expected: 'the plan is refused (exit 3) naming the node, the volume, its free room and the room needed beside the data set aside; nothing is done on any node',
+      seen: `exit ${r.code}: "${r.stderr.split('\n')[0]!.replace(/^etcd-dr: /, '')}"; members etcd1, etcd2, etcd3, 502 keys unchanged; etcd4 inactive, no env file, no lock`,
+      pass: true,
+    });
   }, T);
 
   it('scale-out, then scale-in: the removed member\'s data is set aside inside its mount', async () => {
@@ -107,6 +125,12 @@ describe.each([
     await expectCluster(['etcd1', 'etcd2', 'etcd3'], inn.summary);
     expect((await sh('etcd4', 'systemctl is-active etcd || true')).stdout.trim()).toBe('inactive');
     await expectSetAsideInside('etcd4', inn.summary!.runId, { live: false });
+    table.add({
+      fault: `etcd ${version}: scale-out of etcd4 then scale-in of etcd4, its data dir an ext4 volume of its own (a rename of it fails with EBUSY)`,
+      expected: 'both complete; the removed member\'s member/ is set aside inside its volume under the run id; the volume stays mounted',
+      seen: `scale-out exit ${out.code}, members etcd1–etcd4, hashkv equal; scale-in exit ${inn.code}, members etcd1–etcd3, 502 keys unchanged; etcd4: ${DATA} still a mount point, no member/, ${DATA}/etcd-dr-${inn.summary!.runId}/member/snap/db kept`,
+      pass: true,
+    });
   }, T);
 
   it('replace in place after a power cycle: the mount and its data outlive it, the old data is set aside inside it', async () => {
@@ -124,6 +148,12 @@ describe.each([
     await expectCluster(['etcd1', 'etcd2', 'etcd3'], r.summary);
     await expectSetAsideInside('etcd3', r.summary!.runId, { live: true });
     expect((await runCli(['status', '-i', L().inventoryPath, '--json'])).code).toBe(0);
+    table.add({
+      fault: `etcd ${version}: etcd3 powered off and on (its volume mounted again at boot), then its etcd lost; \`replace --member etcd3\``,
+      expected: 'the volume and its data outlive the power cycle; replace completes; the old member/ is set aside inside the volume, the new one is beside it',
+      seen: `after power-on: ${DATA} mounted with member/snap/db; replace exit ${r.code}, members etcd1–etcd3, hashkv equal, 502 keys unchanged; ${DATA}/etcd-dr-${r.summary!.runId}/member/snap/db kept; status exit 0`,
+      pass: true,
+    });
   }, T);
 
   it('recover from all members down: restored and rejoined inside the mounts, every earlier data set kept', async () => {
@@ -142,5 +172,11 @@ describe.each([
     const earlier = (await sh('etcd3', `ls -d ${DATA}/etcd-dr-*/member/snap/db`)).stdout.trim().split('\n');
     expect(earlier).toHaveLength(2);
     expect((await runCli(['status', '-i', L().inventoryPath, '--json'])).code).toBe(0);
+    table.add({
+      fault: `etcd ${version}: every member down (quorum lost), every data dir an ext4 volume of its own (before this change: \`mv: cannot move '/var/lib/etcd' … Device or resource busy\` at the first move-aside, with etcd stopped everywhere)`,
+      expected: 'the plan shows each data dir\'s layout; recover completes: member/ set aside inside each volume, the survivor restored into a scratch dir on its volume and renamed into place; every earlier set-aside data set kept',
+      seen: `recover exit ${r.code}; members etcd1–etcd3, hashkv equal, 502 keys unchanged; on each node ${DATA}/etcd-dr-${runId}/member/snap/db kept and a live member/; the survivor's member/ has .etcd-dr-restored-${runId}, no scratch dir left; etcd3 keeps ${earlier.length} set-aside data sets`,
+      pass: true,
+    });
   }, T);
 });
