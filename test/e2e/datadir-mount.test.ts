@@ -160,7 +160,8 @@ describe.each([
     await breakAllDown(L());
     const r = await run(['recover', '--exclude', 'etcd4']);
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
-    expect(r.stdout).toMatch(/^Data dirs \(nothing is deleted/m);
+    // the plan shown before it runs (on stderr with --json)
+    expect(r.stdout + r.stderr).toMatch(/^Data dirs \(nothing is deleted/m);
     await expectCluster(['etcd1', 'etcd2', 'etcd3'], r.summary);
     const runId = r.summary!.runId;
     for (const n of ['etcd1', 'etcd2', 'etcd3']) await expectSetAsideInside(n, runId, { live: true });
