@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root (the lab creates mount namespaces and runs sshd): sudo bash scripts/setup.sh" >&2; exit 2; fi
 
-pkgs=(etcd-server etcd-client openssh-server openssh-client sudo openssl util-linux procps iproute2 iptables ca-certificates docker-compose e2fsprogs)
+pkgs=(etcd-server etcd-client openssh-server openssh-client sudo openssl util-linux procps iproute2 iptables ca-certificates docker-compose e2fsprogs tmux)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,8 +1,9 @@
 /**
  * Progress of a run, rendered from the executor's events: on a terminal a live list of the steps with
- * their state and elapsed time; in CI (CI=true or no TTY) one plain line per event. The executor only
- * emits events, so both views come from the same run.
+ * their state and elapsed time, with log lines printed above it; in CI (CI=true), without a TTY and on
+ * TERM=dumb one plain line per event. The executor only emits events, so both views come from the same run.
  */
+import { Writable } from 'node:stream';
 
 export type StepState = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
@@ -44,7 +45,11 @@ export class LiveProgress implements ProgressSink {
   private lastNote = '';
   private drawn = 0;
   private timer?: NodeJS.Timeout;
-  constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
+  constructor(
+    private readonly out: NodeJS.WritableStream & { columns?: number },
+    /** called when the view stops, so lines written meanwhile go straight to the terminal again */
+    private readonly onStop: () => void = () => undefined,
+  ) {}
 
   start(steps: { id: string; title: string; done: boolean }[]): void {
     this.steps = steps.map((s) => ({ id: s.id, title: s.title, state: s.done ? 'skipped' : 'pending' }));
@@ -65,6 +70,19 @@ export class LiveProgress implements ProgressSink {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.draw();
+    this.onStop();
+  }
+
+  /**
+   * Text written while the view is up (log lines, a signal's notice) goes above it: the view is erased,
+   * the text printed where it was, and the view drawn again below, so nothing is overwritten.
+   */
+  printAbove(text: string): void {
+    if (!text) return;
+    const erase = this.drawn ? `\r\x1b[${this.drawn}A\x1b[J` : '';
+    this.drawn = 0;
+    this.out.write(`${erase}${text.endsWith('\n') ? text : `${text}\n`}`);
+    this.draw();
   }
 
   private draw(): void {
@@ -77,14 +95,54 @@ export class LiveProgress implements ProgressSink {
       return `${icon[s.state]} ${s.id} ${s.title}${time}${detail}`.slice(0, width);
     });
     if (this.lastNote) lines.push(`  ${this.lastNote}`.slice(0, width));
-    let buf = this.drawn ? `\x1b[${this.drawn}A` : '';
+    // back to the view's first line, each line rewritten whole, and whatever was below it cleared
+    let buf = this.drawn ? `\r\x1b[${this.drawn}A` : '';
     for (const l of lines) buf += `\x1b[2K${l}\n`;
-    this.out.write(buf);
+    this.out.write(`${buf}\x1b[J`);
     this.drawn = lines.length;
   }
 }
 
-export function progressFor(out: NodeJS.WritableStream & { isTTY?: boolean }, env: NodeJS.ProcessEnv): ProgressSink {
+/**
+ * stderr as the CLI writes to it: straight through, except while a live progress view is up, when what
+ * is written (the log's readable lines, a signal's notice) is printed above the view.
+ */
+export class StderrMux extends Writable {
+  isTTY: boolean;
+  private view: LiveProgress | undefined;
+  constructor(readonly target: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) {
+    super({ decodeStrings: false });
+    this.isTTY = Boolean(target.isTTY);
+  }
+
+  get columns(): number | undefined {
+    return this.target.columns;
+  }
+
+  /** A live view drawn on the terminal behind this stream, which then prints everything above itself. */
+  liveView(): LiveProgress {
+    const view = new LiveProgress(this.target, () => {
+      if (this.view === view) this.view = undefined;
+    });
+    this.view = view;
+    return view;
+  }
+
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    if (this.view) this.view.printAbove(text);
+    else this.target.write(text);
+    cb();
+  }
+}
+
+/**
+ * The live view on a terminal; plain lines in CI (CI=true), when stderr is not a terminal, and on a
+ * terminal that cannot move the cursor (TERM=dumb, or no TERM at all).
+ */
+export function progressFor(out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv): ProgressSink {
   const ci = env.CI === 'true' || env.CI === '1';
-  return out.isTTY && !ci ? new LiveProgress(out) : new PlainProgress(out);
+  const dumb = !env.TERM || env.TERM === 'dumb';
+  if (!out.isTTY || ci || dumb) return new PlainProgress(out);
+  return out instanceof StderrMux ? out.liveView() : new LiveProgress(out);
 }

@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { StderrMux } from '../apply/progress.js';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
 import type { CliContext } from './context.js';
@@ -78,7 +79,8 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     json: jsonRequested(argv),
     out: new JsonOut(),
     stdout: partial.stdout ?? process.stdout,
-    stderr: partial.stderr ?? process.stderr,
+    // on a terminal, lines written while the live progress view is up are printed above it
+    stderr: partial.stderr ?? (process.stderr.isTTY ? new StderrMux(process.stderr) : process.stderr),
     env: partial.env ?? process.env,
     cwd: partial.cwd ?? process.cwd(),
     exitCode: EXIT.ok,
