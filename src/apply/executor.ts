@@ -14,6 +14,7 @@ import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, setAsideScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import { repeatedOnResume } from '../plan/hooks.js';
+import { hookFailure } from './hook-error.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
@@ -268,7 +269,9 @@ export class Executor {
       case 'verify':
         return this.verify(step, a);
       case 'hook':
-        return this.fanOut(step, (n) => hookScript(a.hook, a.run[n] ?? []), a.timeoutSec, HOOK_WHAT[a.hook], n0(step));
+        return this.fanOut(step, (n) => hookScript(a.hook, a.run[n] ?? []), a.timeoutSec, HOOK_WHAT[a.hook], n0(step)).catch((e: unknown) => {
+          throw hookFailure(e, a.hook, this.plan.runId);
+        });
       default:
         return Promise.reject(new ExitError(`this etcd-dr cannot run a "${(a as Action).type}" step`, EXIT.badInput, 'apply the plan with the etcd-dr version that made it'));
     }

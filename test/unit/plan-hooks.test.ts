@@ -10,7 +10,8 @@ import { planRecover } from '../../src/plan/recover.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { hookScript } from '../../src/plan/scripts.js';
 import type { Plan, RecoverIntent } from '../../src/plan/types.js';
-import { formatProblem, InputError } from '../../src/util/errors.js';
+import { hookFailure } from '../../src/apply/hook-error.js';
+import { ApplyError, EXIT, formatProblem, InputError, RefusedError } from '../../src/util/errors.js';
 import { clusterFacts, inventory, node } from '../support/facts.js';
 
 const CTX: InventoryContext = { env: { USER: 'ops' }, home: '/home/ops', cwd: '/work' };
@@ -226,5 +227,22 @@ describe('the kubespray example in inventory.example.yaml', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('hookFailure: the error of a failed hook says what state the cluster is in', () => {
+  it.each([
+    ['beforeStop', /^etcd was not stopped on any node.*`etcd-dr resume R1`: it runs the hook again on every node and goes on/],
+    ['afterVerify', /^the cluster is recovered, verified and serving; the control plane was not restarted.*`etcd-dr resume R1`: it runs the hook again on every node and releases the locks/],
+  ] as const)('%s', (hook, hint) => {
+    const e = hookFailure(new ApplyError('etcd2: x failed: y', 'generic'), hook, 'R1') as ApplyError;
+    expect(e).toBeInstanceOf(ApplyError);
+    expect(e.message).toBe('etcd2: x failed: y');
+    expect(e.exitCode).toBe(EXIT.failed);
+    expect(e.hint).toMatch(hint);
+  });
+  it('other errors (a refused lock, a lost connection) pass through unchanged', () => {
+    const other = new RefusedError('held');
+    expect(hookFailure(other, 'beforeStop', 'R1')).toBe(other);
   });
 });
