@@ -8,7 +8,7 @@
  * - a dropped SSH connection during a step re-runs the step once (every step checks before it acts);
  * - a failed join is rolled back so the members already serving keep their quorum.
  */
-import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
@@ -21,11 +21,12 @@ import { shellQuote as q } from '../ssh/quote.js';
 import type { ExecResult, NodeConnection } from '../ssh/types.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, ExitError, RefusedError, VerificationError, EXIT } from '../util/errors.js';
+import { BastionWriteError, withCopyHint } from '../util/bastion-fs.js';
 import { sha256OfFile } from '../util/hash.js';
 import type { Logger } from '../util/log.js';
 import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
 import type { ProgressSink } from './progress.js';
-import type { JournalEvent, RunDir } from './rundir.js';
+import { ensurePrivateDir, writePrivateFile, type JournalEvent, type RunDir } from './rundir.js';
 
 
 export interface ExecutorDeps {
@@ -211,7 +212,12 @@ export class Executor {
       // changed, so there is nothing to resume (a later bare `resume` must not pick this run's old plan)
       const refused = err instanceof RefusedError && results.length === 0 && run.read().every((e) => e.event !== 'step-done');
       const outcome = interrupted ? 'interrupted' : refused ? 'refused' : 'failed';
-      run.append({ event: 'run-end', outcome, ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
+      try {
+        run.append({ event: 'run-end', outcome, ms: Date.now() - t0, error: err instanceof Error ? err.message : String(err) });
+      } catch (endErr) {
+        // the journal cannot take the run's end (a full disk): the first error is the one to report
+        if (!(endErr instanceof BastionWriteError)) throw endErr;
+      }
       throw err;
     } finally {
       progress.stop();
@@ -361,12 +367,13 @@ export class Executor {
 
   /** Streams the remote db into a 0600 file under a 0700 dir, writes its sha256 beside it, journals it. */
   private async copyDb(c: NodeConnection, step: Step, remoteDb: string, localPath: string): Promise<DbCopy> {
-    const dir = dirname(localPath);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    ensurePrivateDir(dirname(localPath));
     const t0 = Date.now();
-    const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600 });
-    writeFileSync(`${localPath}.sha256`, `${sha256}  ${basename(localPath)}\n`, { mode: 0o600 });
+    const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600 }).catch((err: unknown) => {
+      throw err instanceof BastionWriteError ? withCopyHint(err, this.plan.runId, remoteDb) : err;
+    });
+    // the sha256 is what tells a complete copy from a cut one: written whole, after the copy
+    writePrivateFile(`${localPath}.sha256`, `${sha256}  ${basename(localPath)}\n`, 'the sha256 of the db copy');
     const endedAt = Date.now();
     this.d.run.append({ event: 'command', step: step.id, node: c.node, command: `download ${remoteDb}`, code: 0, signal: null, ms: endedAt - t0, timedOut: false, stdout: `${bytes} bytes sha256 ${sha256}`, stderr: '' });
     return { bytes, sha256, ms: endedAt - t0, endedAt };

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { doneStepsOf } from '../apply/executor.js';
+import { relocateBackup, warnBastionRoom } from './bastion-room.js';
+import { checkJournal } from './journal-check.js';
 import { endedRun, newRunId, writePrivateFile } from '../apply/rundir.js';
 import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
 import type { PlanFormat } from '../plan/render.js';
@@ -71,10 +73,11 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     ...(args['backup-before-restore'] ? { backupBeforeRestore: true } : {}),
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
   };
-  return planRecover(
+  const plan = planRecover(
     { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id) },
     intent,
   );
+  return warnBastionRoom(plan, facts);
 }
 
 function planRecoverCommand(ctx: CliContext): CommandModule<GlobalArgs, RecoverArgs> {
@@ -153,7 +156,7 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
   };
 }
 
-export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string; exclude?: string[] }> {
+export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string; exclude?: string[]; 'backup-dir'?: string }> {
   return {
     command: 'resume [run-id]',
     describe: 'continue an interrupted run from its journal (default: the newest unfinished run)',
@@ -165,15 +168,18 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
           array: true,
           describe: 'recovery runs: finish without this member (its host died during the run); its join is dropped, env files and the verification name the smaller membership; repeatable',
         })
+        .option('backup-dir', { type: 'string', describe: "copy the survivor's db here instead of where the plan says (the bastion's first choice ran out of room)" })
         .option('yes', { type: 'boolean', default: true, describe: 'resume without asking (the plan was confirmed when the run started)' })
         .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<
-        RunArgs & { 'run-id'?: string; exclude?: string[] }
+        RunArgs & { 'run-id'?: string; exclude?: string[]; 'backup-dir'?: string }
       >,
     handler: async (args) => {
       const settings = runSettings(args);
       const picked = pickRun(runStateDirs(ctx.env, ctx.cwd, args['state-dir']), args['run-id']);
       // the state dir the run was found in (a run of an earlier version may be in ./.etcd-dr)
       const stateDir = resolve(picked.dir, '..', '..');
+      // before its journal is read: another process may still be writing it
+      picked.lock();
       const exclude = (args.exclude ?? []).map(String);
       const s = await openSession(ctx, args, { logFile: picked.logPath });
       try {
@@ -184,6 +190,7 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
         }
         // the run's own lock is expected; another run's lock is not
         const facts = await gather(s);
+        for (const note of checkJournal(picked, plan, facts)) ctx.stderr.write(`etcd-dr: note: ${note}\n`);
         const other = facts.nodes.filter((n) => n.lock && n.lock.runId !== plan.runId);
         if (other.length) {
           throw new RefusedError(
@@ -203,6 +210,10 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
           for (const w of plan.warnings.slice(-exclude.length)) ctx.stderr.write(`etcd-dr: note: ${w}\n`);
         }
         const run = runDirFor(stateDir, plan, true);
+        if (args['backup-dir']) {
+          plan = relocateBackup(plan, resolve(ctx.cwd, args['backup-dir']));
+          ctx.stderr.write(`etcd-dr: the db copy goes to ${resolve(ctx.cwd, args['backup-dir'], plan.runId)} (--backup-dir)\n`);
+        }
         ctx.out.add({ runId: plan.runId, runDir: run.dir, plan });
         ctx.stderr.write(`etcd-dr: resuming run ${plan.runId}: ${plan.summary}\n`);
         const r = await execute(ctx, s, plan, run, true, settings);

@@ -113,10 +113,12 @@ export async function refuseIfStale(s: Session, plan: Plan): Promise<void> {
 /** The run dir for a plan; a plan whose run already started is resumed, not applied again. */
 export function runDirFor(stateDir: string, plan: Plan, resumed: boolean): RunDir {
   const run = new RunDir(stateDir, plan.runId);
+  run.create();
+  // one process per run: a second `resume`, or one while the first still ends its step, is refused here
+  run.lock();
   if (!resumed && existsSync(run.journalPath) && run.read().some((e) => e.event === 'run-start')) {
     throw new RefusedError(`run ${plan.runId} already started from this plan`, `continue it with \`etcd-dr resume ${plan.runId}\`; to start over, make a new plan`);
   }
-  run.create();
   if (!existsSync(run.planPath)) writePrivateFile(run.planPath, `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
   return run;
 }
@@ -192,6 +194,7 @@ export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunD
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    run.unlock();
   }
 }
 

@@ -4,6 +4,7 @@
  * channels, per-command timeouts, and a careful answer to a dropped connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { BastionWriteError, errCode, isWriteFailure } from '../util/bastion-fs.js';
 import { close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
 import { chmod, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -407,6 +408,8 @@ class FileSink {
   bytes = 0;
   private readonly hash = createHash('sha256');
   private fdOpen = true;
+  /** the first failed write (a full disk): the rest of the stream is read and dropped, commit throws it */
+  failed: NodeJS.ErrnoException | undefined;
   private constructor(
     // a plain descriptor, not a FileHandle: FileHandle.close() waits for a write stream made from it to
     // close, and with autoClose off (we fsync before closing) it never does
@@ -422,21 +425,35 @@ class FileSink {
     await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => undefined)));
     const tmp = join(dir, `${prefix}${randomBytes(6).toString('hex')}.part`);
     const fd = await openFd(tmp, 'wx', 0o600);
-    return new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
+    const sink = new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
+    // a write error (ENOSPC) is kept and reported by commit, never an unhandled 'error' event
+    sink.ws.on('error', (e: NodeJS.ErrnoException) => {
+      sink.failed ??= e;
+    });
+    return sink;
   }
 
   /** false when the caller should wait for `onDrain` */
   write(chunk: Buffer): boolean {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    if (this.failed || this.ws.destroyed) return true;
     return this.ws.write(chunk);
   }
 
   onDrain(cb: () => void): void {
-    this.ws.once('drain', cb);
+    if (this.failed) return cb();
+    const go = (): void => {
+      this.ws.off('drain', go);
+      this.ws.off('error', go);
+      cb();
+    };
+    this.ws.once('drain', go);
+    this.ws.once('error', go);
   }
 
   private async flush(): Promise<void> {
+    if (this.failed) throw this.failed;
     if (this.ws.writableFinished) return;
     await new Promise<void>((resolve, reject) => {
       this.ws.once('error', reject);
@@ -813,6 +830,7 @@ export class SshConnection implements NodeConnection {
       return await sink.commit(localPath, opts.mode ?? 0o600);
     } catch (err) {
       await sink.discard();
+      if (isWriteFailure(err)) throw new BastionWriteError(localPath, errCode(err)!, `the copy of ${this.node}:${remotePath}`, { needBytes: sink.bytes, detail: (err as Error).message });
       throw new ApplyError(scrub(`${this.node}: cannot write the download of ${remotePath} to ${localPath}: ${(err as Error).message}`));
     }
   }

@@ -18,6 +18,8 @@ export const EXIT = {
   quorumLost: 6,
   /** `status`: members disagree on membership or cluster id, or env files disagree with membership */
   inconsistent: 7,
+  /** a write on the bastion failed (disk full, read-only, permissions): the message names the path and the room needed; the run resumes after room is made, or from a copy of its run dir in another state dir */
+  bastionWrite: 8,
   /** interrupted by SIGINT (128 + 2, as a shell reports it); the current step finished, the journal says where */
   interrupted: 130,
   /** stopped by SIGTERM (128 + 15, as a shell reports it); the current step finished, the journal says where */

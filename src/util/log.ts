@@ -2,6 +2,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { onBastion } from './bastion-fs.js';
 import { terminalSafe } from './terminal.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -60,10 +61,21 @@ export function createLogger(opts: LoggerOptions): Logger {
   const streams: pino.StreamEntry[] = [];
   if (opts.level !== 'silent') streams.push({ level: opts.level, stream: readableStream(opts.stderr) });
   if (opts.file) {
-    mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
-    const fd = openSync(opts.file, 'a', 0o600);
+    const file = opts.file;
+    const fd = onBastion(file, "the run's log", () => {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      return openSync(file, 'a', 0o600);
+    });
     const fileLevel = opts.level === 'trace' ? 'trace' : 'debug';
-    streams.push({ level: fileLevel, stream: pino.destination({ fd, sync: true }) });
+    const dest = pino.destination({ fd, sync: true });
+    // a failed write of the log (a full disk) is said once on stderr; it never crashes the run, whose journal is its record
+    let told = false;
+    dest.on('error', (err: NodeJS.ErrnoException) => {
+      if (told) return;
+      told = true;
+      opts.stderr.write(`etcd-dr: cannot write the log ${opts.file}: ${err.code ?? err.message}; lines are missing from it from here on (make room on its file system)\n`);
+    });
+    streams.push({ level: fileLevel, stream: dest });
   }
   const scrub = opts.scrub;
   return pino(
