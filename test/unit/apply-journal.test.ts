@@ -167,12 +167,12 @@ describe('run dir lock', () => {
   // [what, the lock file found, taken?, message]
   test.each([
     ['no lock', undefined, true, undefined],
-    ['held by a live process (pid 1 on this host)', () => JSON.stringify({ pid: 1, host: hostname(), since: 'then' }), false, /being run by another etcd-dr process: pid 1/],
-    ['held by a dead process', () => JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }), true, undefined],
-    ['held by a live pid that was reused (start time differs)', () => JSON.stringify({ pid: 1, host: hostname(), since: 'then', startTicks: (processStart(1) ?? 0) + 1 }), true, undefined],
-    ['held on another host', () => JSON.stringify({ pid: 1, host: 'elsewhere.example', since: 'then' }), false, /on another host, elsewhere.example/],
-    ['empty (a crash between create and write)', () => '', true, undefined],
-    ['not a lock of etcd-dr', () => 'hello', false, /not a lock this etcd-dr wrote/],
+    ['held by a live process (pid 1 on this host)', (): string => JSON.stringify({ pid: 1, host: hostname(), since: 'then' }), false, /being run by another etcd-dr process: pid 1/],
+    ['held by a dead process', (): string => JSON.stringify({ pid: deadPid(), host: hostname(), since: 'then' }), true, undefined],
+    ['held by a live pid that was reused (start time differs)', (): string => JSON.stringify({ pid: 1, host: hostname(), since: 'then', startTicks: (processStart(1) ?? 0) + 1 }), true, undefined],
+    ['held on another host', (): string => JSON.stringify({ pid: 1, host: 'elsewhere.example', since: 'then' }), false, /on another host, elsewhere.example/],
+    ['empty (a crash between create and write)', (): string => '', true, undefined],
+    ['not a lock of etcd-dr', (): string => 'hello', false, /not a lock this etcd-dr wrote/],
   ] as const)('%s', (_what, found, taken, message) => {
     const l = new RunLock(dir, 'r');
     if (found) writeFileSync(l.path, found());
