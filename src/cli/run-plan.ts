@@ -140,7 +140,10 @@ export function pickRun(stateDirs: string | string[], runId?: string): RunDir {
     .flatMap((d) => listRuns(d).map((id) => new RunDir(d, id)))
     .filter((r) => r.exists())
     .filter((r) => {
-      const ends = r.read().filter((e) => e.event === 'run-end' || e.event === 'run-start');
+      const j = r.check();
+      // a damaged journal is not skipped: resume says what it can and cannot tell
+      if (j.problems.length) return true;
+      const ends = j.events.filter((e) => e.event === 'run-end' || e.event === 'run-start');
       const last = ends[ends.length - 1];
       // done, or refused before it changed anything: not to be resumed
       return last !== undefined && !(last.event === 'run-end' && (last.outcome === 'done' || last.outcome === 'refused'));

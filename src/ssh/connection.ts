@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { BastionWriteError, errCode, isWriteFailure } from '../util/bastion-fs.js';
-import { close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
+import { ftruncate as ftruncateFd, close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
 import { chmod, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -428,7 +428,10 @@ class FileSink {
     const sink = new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
     // a write error (ENOSPC) is kept and reported by commit, never an unhandled 'error' event
     sink.ws.on('error', (e: NodeJS.ErrnoException) => {
-      sink.failed ??= e;
+      if (sink.failed) return;
+      sink.failed = e;
+      // the bytes written so far are no use: give their room back at once (the journal shares that disk)
+      if (sink.fdOpen) ftruncateFd(fd, 0, () => undefined);
     });
     return sink;
   }
