@@ -24,6 +24,7 @@ import { ApplyError, ExitError, RefusedError, VerificationError, EXIT } from '..
 import { BastionWriteError, withCopyHint } from '../util/bastion-fs.js';
 import { sha256OfFile } from '../util/hash.js';
 import type { Logger } from '../util/log.js';
+import { checkRoomForCopy } from './backup-room.js';
 import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
 import type { ProgressSink } from './progress.js';
 import { ensurePrivateDir, writePrivateFile, type JournalEvent, type RunDir } from './rundir.js';
@@ -368,6 +369,7 @@ export class Executor {
   /** Streams the remote db into a 0600 file under a 0700 dir, writes its sha256 beside it, journals it. */
   private async copyDb(c: NodeConnection, step: Step, remoteDb: string, localPath: string): Promise<DbCopy> {
     ensurePrivateDir(dirname(localPath));
+    await checkRoomForCopy(c, remoteDb, localPath, this.plan.runId);
     const t0 = Date.now();
     const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600 }).catch((err: unknown) => {
       throw err instanceof BastionWriteError ? withCopyHint(err, this.plan.runId, remoteDb) : err;

@@ -44,7 +44,7 @@ export function ensurePrivateDir(dir: string): void {
  * and is created exclusively: a file or symlink planted at a name someone could guess (`plan -o` into a
  * shared dir such as /tmp) is never written through, and never lends the plan its mode.
  */
-export function writePrivateFile(path: string, content: string, what = 'a file'): void {
+export function writePrivateFile(path: string, content: string, what = 'a file', where: { runDir?: string; runId?: string } = {}): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   onBastion(
     path,
@@ -67,7 +67,7 @@ export function writePrivateFile(path: string, content: string, what = 'a file')
       }
       fsyncDir(dirname(path));
     },
-    { needBytes: Buffer.byteLength(content) },
+    { needBytes: Buffer.byteLength(content), ...where },
   );
 }
 
@@ -158,7 +158,7 @@ export class RunDir {
     const opts = { runDir: this.dir, runId: this.runId };
     onBastion(this.journalPath, "the run's journal", () => appendDurably(this.journalPath, `${line}\n`), { ...opts, needBytes: line.length + 1 });
     this.head = { seq: head.seq + 1, sum };
-    writePrivateFile(this.headPath, encodeHead(this.head), "the run's journal head");
+    writePrivateFile(this.headPath, encodeHead(this.head), "the run's journal head", opts);
   }
 
   /**

@@ -311,3 +311,8 @@ export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
     'done',
   ].join('\n');
 }
+
+/** The size of a file on the node in bytes (the db the bastion is about to copy), or a failure. */
+export function fileSizeScript(path: string): string {
+  return `stat -L -c %s -- ${q(path)}`;
+}

@@ -54,7 +54,7 @@ export class BastionWriteError extends ExitError {
     const room = ROOM_CODES.has(code);
     const need = opts.needBytes !== undefined ? `; it needs ${mib(opts.needBytes)}` : '';
     const has = free !== undefined ? `, ${mib(free)} free there` : '';
-    const why = room ? `the file system is full (${code}${has}${need})` : `${code}${opts.detail ? `: ${opts.detail}` : ''}`;
+    const why = room ? `${code === 'ENOSPC' && free !== undefined && free > 0 ? 'not enough room' : 'the file system is full'} (${code}${has}${need})` : `${code}${opts.detail ? `: ${opts.detail}` : ''}`;
     const resume = opts.runId ? `etcd-dr resume ${opts.runId}` : 'etcd-dr resume';
     const elsewhere = opts.copyOf
       ? `, or \`${resume} --backup-dir <a dir with room>\`; the incomplete copy was removed and ${opts.copyOf} stays kept aside on the node`

@@ -123,7 +123,7 @@ test('a full bastion disk during the db copy: exit 8 naming the path and the roo
   const r = await runCli(['recover', ...inv(), '--yes', '--state-dir', tmpfs]);
   const runId = runIdIn(tmpfs);
   expect(r.stdout + r.stderr).toMatch(/the bastion has .* free where the survivor's db copy goes \(.*\), and the db is [\d.]+ MiB/);
-  expect(r.stderr).toMatch(/cannot write the copy of etcd\d:\/var\/lib\/etcd\.etcd-dr-.* on the bastion: .*: the file system is full \(ENOSPC, .* free there; it needs [\d.]+ MiB\)/);
+  expect(r.stderr).toMatch(/cannot write the copy of etcd\d:\/var\/lib\/etcd\.etcd-dr-.* on the bastion: .*: not enough room \(ENOSPC, .* free there; it needs [\d.]+ MiB\)/);
   expect(r.stderr).toMatch(new RegExp(`make room on the file system of .* \\(at least [\\d.]+ MiB\\), then \`etcd-dr resume ${runId}\`, or \`etcd-dr resume ${runId} --backup-dir <a dir with room>\``));
   expect(r.stderr).not.toMatch(/Unhandled|internal error|\n\s+at /);
   expect(r.code).toBe(EXIT.bastionWrite);

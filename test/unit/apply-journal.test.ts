@@ -199,7 +199,7 @@ describe('run dir lock', () => {
 
 describe('a failed write on the bastion', () => {
   test.each([
-    ['ENOSPC', /the file system is full \(ENOSPC.*; it needs 2.0 MiB\)/, /make room on the file system of \/x\/y \(at least 2.0 MiB\)/],
+    ['ENOSPC', /(not enough room|the file system is full) \(ENOSPC.*; it needs 2.0 MiB\)/, /make room on the file system of \/x\/y \(at least 2.0 MiB\)/],
     ['EROFS', /\/x\/y: EROFS/, /make \/x\/y writable/],
   ])('%s becomes exit 8 naming the path, the room and how to go on', (code, message, hint) => {
     const e = (() => {
