@@ -90,6 +90,13 @@ export const HELP: Record<string, Help> = {
     ],
     exits: '0 shown · 2 not a plan etcd-dr made, or edited since',
   },
+  inventory: {
+    examples: [
+      ['$0 inventory show -i inventory/mycluster/hosts.yaml', 'how each etcd node of a kubespray inventory will be reached'],
+      ['$0 inventory show --json | jq \'.nodes[] | {name, host, route}\'', 'host and route of every node, as `ssh -G` resolves them'],
+    ],
+    exits: '0 shown · 2 bad input (the inventory, or an ssh config ssh refuses)',
+  },
   lab: {
     examples: [
       ['$0 lab up --nodes 5 --members 3', 'a 3-member cluster and two bare nodes'],

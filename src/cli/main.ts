@@ -5,6 +5,7 @@ import { terminalSafe } from '../util/terminal.js';
 import type { CliContext } from './context.js';
 import { commandPath, JsonOut, jsonRequested, writeDocument } from './output.js';
 import { demoCommand, drillCommand } from './drill.js';
+import { inventoryCommand } from './inventory.js';
 import { labCommand } from './lab.js';
 import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
 import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } from './scale.js';
@@ -18,7 +19,7 @@ const EPILOGUE = [
 ].join('\n\n');
 
 /** Top-level command names, to name the command of an error found before the arguments are parsed. */
-const COMMANDS = new Set(['status', 'plan', 'recover', 'scale-out', 'scale-in', 'replace', 'apply', 'resume', 'drill', 'demo', 'lab', 'show', 'completion']);
+const COMMANDS = new Set(['status', 'plan', 'recover', 'scale-out', 'scale-in', 'replace', 'apply', 'resume', 'drill', 'demo', 'lab', 'show', 'inventory', 'completion']);
 
 export function buildCli(argv: string[], ctx: CliContext) {
   return yargs(argv)
@@ -53,6 +54,7 @@ export function buildCli(argv: string[], ctx: CliContext) {
     .command(withHelp(demoCommand(ctx)))
     .command(withHelp(showCommand(ctx)))
     .command(withHelp(labCommand(ctx)))
+    .command(withHelp(inventoryCommand(ctx)))
     .completion('completion', 'print a shell completion script (bash; zsh when $SHELL is zsh): etcd-dr completion >> ~/.bashrc')
     .middleware((args) => {
       ctx.json = Boolean(args.json);

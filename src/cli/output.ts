@@ -65,7 +65,7 @@ export function errorFields(err: unknown, exitCode: number): Record<string, unkn
 /** The command path from parsed arguments: `plan recover`, `lab up`, `status`. */
 export function commandPath(words: readonly (string | number)[]): string {
   const w = words.map(String);
-  return (w[0] === 'plan' || w[0] === 'lab' ? w.slice(0, 2) : w.slice(0, 1)).join(' ');
+  return (w[0] === 'plan' || w[0] === 'lab' || w[0] === 'inventory' ? w.slice(0, 2) : w.slice(0, 1)).join(' ');
 }
 
 /** `--json` as written on the command line, for errors found before yargs has parsed it. */

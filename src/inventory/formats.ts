@@ -6,7 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { suggest } from './suggest.js';
 
-export type StringFormat = 'name' | 'hostName' | 'address' | 'user' | 'service' | 'remotePath' | 'localPath' | 'jumpHost' | 'command';
+export type StringFormat = 'name' | 'hostName' | 'address' | 'sshName' | 'user' | 'service' | 'remotePath' | 'localPath' | 'jumpHost' | 'command';
 
 interface FormatSpec {
   /** what a value of this kind is called in messages */
@@ -175,6 +175,13 @@ export const FORMATS: Record<StringFormat, FormatSpec> = {
     charsText: 'printable text (tabs and newlines allowed)',
     check: (v) => (v.trim() === '' ? 'is only blanks; write the command, or remove the item' : undefined),
     normalise: (v) => v.trim(),
+  },
+  // the name given to `ssh -G`: an alias or host name, kept as written (ssh_config patterns are case-sensitive)
+  sshName: {
+    what: 'a host name or ssh config alias',
+    char: /[A-Za-z0-9._:-]/,
+    charsText: 'letters, digits, `.`, `_`, `-` and `:`',
+    check: (v) => (v.startsWith('-') || v.startsWith('.') ? 'must start with a letter or digit' : undefined),
   },
   jumpHost: {
     what: 'a jump host',

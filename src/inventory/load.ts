@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { parseInventory } from './parse.js';
-import { parseSshConfig, type SshConfig } from './sshconfig.js';
+import { sshGResolver } from './ssh-settings.js';
 import type { Inventory } from './types.js';
 
 export interface LoadInventoryOptions {
@@ -17,7 +17,10 @@ export interface LoadInventoryOptions {
   cwd: string;
   /** default: $HOME, else the OS's idea of it */
   home?: string;
-  /** default: <home>/.ssh/config; a missing file means no ssh config */
+  /**
+   * the ssh config given to `ssh -G -F`; default: $ETCD_DR_SSH_CONFIG, else ssh's own files (~/.ssh/config,
+   * /etc/ssh/ssh_config); a named file that does not exist means no ssh config
+   */
   sshConfigPath?: string;
 }
 
@@ -55,7 +58,11 @@ export async function loadInventory(opts: LoadInventoryOptions): Promise<Invento
     throw new InputError([{ file: path, message: `${what}; ${HOW_TO_PASS}` }], 'no inventory');
   }
 
-  const sshConfig = await readSshConfig(opts.sshConfigPath ?? join(home, '.ssh', 'config'));
+  const configFile = opts.sshConfigPath ?? (opts.env.ETCD_DR_SSH_CONFIG || undefined);
+  const resolveSsh = sshGResolver({
+    ssh: opts.env.ETCD_DR_SSH || 'ssh',
+    ...(configFile !== undefined ? { configFile: existsSync(configFile) ? configFile : 'none' } : {}),
+  });
   // messages name the file as the user would type it from here
   const rel = relative(opts.cwd, path);
   const display = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
@@ -63,16 +70,7 @@ export async function loadInventory(opts: LoadInventoryOptions): Promise<Invento
     env: opts.env,
     home,
     cwd: opts.cwd,
-    ...(sshConfig ? { sshConfig } : {}),
+    resolveSsh,
     exists: (p) => existsSync(p),
   });
-}
-
-async function readSshConfig(path: string): Promise<SshConfig | undefined> {
-  try {
-    return parseSshConfig(await readFile(path, 'utf8'), path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputError([{ file: path, message: `cannot read the ssh config: ${(err as Error).message}; fix its permissions, or pass another one` }], 'unreadable ssh config');
-  }
 }

@@ -3,18 +3,19 @@
  * from the machine (environment, home, ~/.ssh/config, which key files exist) comes in `ctx`.
  *
  * Order of precedence for every SSH setting of a node: the node's own `ssh:`, then the inventory's
- * `ssh:`, then ~/.ssh/config (looked up by the node's address), then the built-in defaults.
+ * `ssh:`, then OpenSSH's config as `ssh -G <ssh.host, else address>` resolves it, then the built-in defaults.
  * Local paths (identityFile, knownHostsFile): `~/…` is the home directory, a relative path is relative
  * to the inventory file's directory. Paths on the nodes (`etcd:`) must be absolute.
  */
 import { posix as pp, dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { formatProblem, InputError, type InputProblem } from '../util/errors.js';
-import { parseJumpSpec, stringProblem, normaliseString, type JumpSpec } from './formats.js';
+import { stringProblem, type JumpSpec } from './formats.js';
 import { resolveHooks, type RawHooks } from './hooks.js';
 import { INVENTORY, walk, type Pos, type Positions } from './schema.js';
-import { expandSshTokens, lookupSshConfig, type SshConfig, type SshConfigValue } from './sshconfig.js';
-import type { EtcdSettings, Inventory, JumpHost, NodeSpec, SshSettings } from './types.js';
+import type { OwnSsh } from './ssh-resolve.js';
+import { fallbackSsh, type SshResolver } from './ssh-settings.js';
+import type { EtcdSettings, Inventory, NodeSpec, SshSettings } from './types.js';
 
 export interface InventoryContext {
   /** USER (default ssh user) and SSH_AUTH_SOCK (ssh-agent) are read from here */
@@ -23,8 +24,11 @@ export interface InventoryContext {
   home: string;
   /** directory a relative inventory file name is relative to */
   cwd: string;
-  /** the parsed ~/.ssh/config, when there is one (a relative IdentityFile in it is relative to `cwd`, as for ssh) */
-  sshConfig?: SshConfig;
+  /**
+   * resolves a node's SSH settings with OpenSSH's config (`ssh -G`, see ssh-settings.ts); without it
+   * the inventory's own settings and etcd-dr's defaults apply
+   */
+  resolveSsh?: SshResolver;
   /**
    * whether a local file exists. When given, a named identityFile that does not exist is a problem and
    * the default key (~/.ssh/id_ed25519) is used only if it exists; when absent, neither is checked.
@@ -52,6 +56,7 @@ export const DEFAULT_IDENTITY_FILES = ['~/.ssh/id_ed25519'] as const;
 
 type RawJump = JumpSpec & { identityFile?: string };
 interface RawSsh {
+  host?: string;
   user?: string;
   port?: number;
   identityFile?: string;
@@ -154,15 +159,8 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
   const localUser = ctx.env.USER && !stringProblem(ctx.env.USER, 'user') ? ctx.env.USER : 'root';
   const at = (o: Origin) => ({ file, ...(o.pos ? { line: o.pos.line, column: o.pos.column } : {}), field: o.field });
   const report = (o: Origin, message: string) => problems.push({ ...at(o), message });
-  const sshConfigProblems = new Map<string, { p: InputProblem; addresses: string[] }>();
-  const reportSshConfig = (v: SshConfigValue, keyword: string, address: string, message: string) => {
-    if (!ctx.sshConfig) return;
-    const key = `${v.line}\0${keyword}\0${message}`;
-    const seen = sshConfigProblems.get(key);
-    if (seen) {
-      if (!seen.addresses.includes(address)) seen.addresses.push(address);
-    } else sshConfigProblems.set(key, { p: { file: ctx.sshConfig.file, line: v.line, field: keyword, message }, addresses: [address] });
-  };
+  const sshProblems: InputProblem[] = [];
+  const notes: string[] = [];
 
   /** The node's value, else the inventory's, with where it was written. */
   function pick<S extends 'ssh' | 'etcd', K extends string>(section: S, i: number, node: RawNode, key: K): { value: unknown; origin: Origin } | undefined {
@@ -203,68 +201,46 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
       report(o, `peerPort and clientPort are both ${e.peerPort}${whose}; etcd needs two different ports (defaults: clientPort 2379, peerPort 2380)`);
     }
 
-    // -- ssh
-    const cfg = ctx.sshConfig && n.address ? lookupSshConfig(ctx.sshConfig, n.address) : {};
+    // -- ssh: the inventory's own settings, then what `ssh -G` says for the node (see ssh-settings.ts)
     const address = n.address ?? '';
-    let sshHost = address;
-    if (cfg.hostName) {
-      const h = expandSshTokens(cfg.hostName.value, { h: address, n: address });
-      const p = stringProblem(h, 'address', 'a host name or address');
-      if (p) reportSshConfig(cfg.hostName, 'HostName', address, `${p}`);
-      else sshHost = normaliseString(h, 'address');
-    }
-    const user = (pick('ssh', i, n, 'user')?.value as string | undefined) ?? sshConfigUser(cfg.user, address) ?? localUser;
-    const port = (pick('ssh', i, n, 'port')?.value as number | undefined) ?? sshConfigPort(cfg.port, address) ?? SSH_DEFAULTS.port;
-
-    const tokens = { d: ctx.home, u: localUser, h: sshHost, n: address, r: user, p: String(port) };
+    const own: OwnSsh = { target: (pick('ssh', i, n, 'host')?.value as string | undefined) ?? address };
+    const userPick = pick('ssh', i, n, 'user');
+    if (userPick) own.user = userPick.value as string;
+    const portPick = pick('ssh', i, n, 'port');
+    if (portPick) own.port = portPick.value as number;
     const idPick = pick('ssh', i, n, 'identityFile');
-    let identityFile: string | undefined;
     if (idPick) {
-      identityFile = localPath(idPick.value as string);
-      if (ctx.exists && !ctx.exists(identityFile)) {
-        report(idPick.origin, `the identity file ${identityFile} does not exist; fix the path, or remove identityFile to use ssh-agent or ~/.ssh/id_ed25519`);
+      own.identityFile = localPath(idPick.value as string);
+      if (ctx.exists && !ctx.exists(own.identityFile)) {
+        report(idPick.origin, `the identity file ${own.identityFile} does not exist; fix the path, or remove identityFile to use ssh-agent or ~/.ssh/id_ed25519`);
       }
-    } else {
-      identityFile = sshConfigIdentity(cfg.identityFile, tokens) ?? defaultIdentity();
     }
     const knownPick = pick('ssh', i, n, 'knownHostsFile');
-    const knownHostsFile = localPath((knownPick?.value as string | undefined) ?? SSH_DEFAULTS.knownHostsFile);
-
-    let jumpHost: JumpHost | undefined;
+    if (knownPick) own.knownHostsFile = localPath(knownPick.value as string);
     const jumpPick = pick('ssh', i, n, 'jumpHost');
     if (jumpPick) {
       const j = jumpPick.value as RawJump | 'none';
-      if (j !== 'none' && j.host) {
+      if (j === 'none') own.jump = 'none';
+      else if (j.host) {
         const jumpIdentity = j.identityFile !== undefined ? localPath(j.identityFile) : undefined;
         if (jumpIdentity && ctx.exists && !ctx.exists(jumpIdentity)) {
           report({ ...jumpPick.origin, field: `${jumpPick.origin.field}.identityFile` }, `the identity file ${jumpIdentity} does not exist; fix the path, or remove it to use the node's key`);
         }
-        jumpHost = resolveJump(j, jumpIdentity, identityFile, address);
-      }
-    } else if (cfg.proxyJump) {
-      const v = cfg.proxyJump.value.replace(/^ssh:\/\//, '');
-      if (v.toLowerCase() !== 'none') {
-        if (v.includes(',')) {
-          const last = v.split(',').pop() ?? '';
-          reportSshConfig(cfg.proxyJump, 'ProxyJump', address, `\`${cfg.proxyJump.value}\` chains several jump hosts; etcd-dr goes through one: run it from a host that reaches \`${last}\` directly, with ssh.jumpHost: ${last}`);
-        }
-        else {
-          const spec = parseJumpSpec(v);
-          if ('error' in spec) reportSshConfig(cfg.proxyJump, 'ProxyJump', address, `\`${cfg.proxyJump.value}\` ${spec.error}`);
-          else jumpHost = resolveJump(spec, undefined, identityFile, address);
-        }
+        own.jump = { ...j, ...(jumpIdentity !== undefined ? { identityFile: jumpIdentity } : {}) };
       }
     }
+    const settings = ctx.resolveSsh ? ctx.resolveSsh(own, { localUser, defaultIdentity, exists: ctx.exists }) : { inventoryOnly: true as const };
+    if ('note' in settings && !notes.includes(settings.note)) notes.push(settings.note);
+    if ('problem' in settings) {
+      const p = settings.problem;
+      if (!sshProblems.some((q) => q.file === p.file && q.line === p.line && q.message === p.message)) sshProblems.push(p);
+    }
+    const resolved = 'ok' in settings ? settings.ok : fallbackSsh(own, localUser, localPath(SSH_DEFAULTS.knownHostsFile), defaultIdentity);
 
     const ssh: SshSettings = {
-      sshHost,
-      user,
-      port,
-      ...(identityFile !== undefined ? { identityFile } : {}),
-      knownHostsFile,
-      ...(jumpHost ? { jumpHost } : {}),
+      ...resolved,
       become: (pick('ssh', i, n, 'become')?.value as boolean | undefined) ?? SSH_DEFAULTS.become,
-      connectTimeout: (pick('ssh', i, n, 'connectTimeout')?.value as number | undefined) ?? SSH_DEFAULTS.connectTimeout,
+      connectTimeout: (pick('ssh', i, n, 'connectTimeout')?.value as number | undefined) ?? resolved?.connectTimeout ?? SSH_DEFAULTS.connectTimeout,
       commandTimeout: (pick('ssh', i, n, 'commandTimeout')?.value as number | undefined) ?? SSH_DEFAULTS.commandTimeout,
     };
     entries.push({ i, name: n.name, host: n.host, address: n.address, etcd: e });
@@ -274,36 +250,14 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
   });
 
   crossNodeChecks(entries, positions, file, problems);
-  for (const { p, addresses } of sshConfigProblems.values()) problems.push({ ...p, message: `${p.message} (applies to ${addresses.join(', ')})` });
+  problems.push(...sshProblems);
 
   return {
     file: absFile,
     cluster: { name: raw.cluster?.name ?? '', disposable: raw.cluster?.disposable ?? false },
     nodes,
+    ...(notes.length > 0 ? { notes } : {}),
   };
-
-  function sshConfigUser(v: SshConfigValue | undefined, address: string): string | undefined {
-    if (!v) return undefined;
-    const p = stringProblem(v.value, 'user');
-    if (p) reportSshConfig(v, 'User', address, p);
-    return p ? undefined : v.value;
-  }
-
-  function sshConfigPort(v: SshConfigValue | undefined, address: string): number | undefined {
-    if (!v) return undefined;
-    const port = /^[0-9]{1,5}$/.test(v.value) ? Number(v.value) : NaN;
-    if (port >= 1 && port <= 65535) return port;
-    reportSshConfig(v, 'Port', address, `\`${v.value}\` is not a port; expected an integer 1..65535`);
-    return undefined;
-  }
-
-  /** OpenSSH skips an IdentityFile that does not exist, so etcd-dr does too (when it can tell). */
-  function sshConfigIdentity(v: SshConfigValue | undefined, tokens: Record<string, string>): string | undefined {
-    if (!v) return undefined;
-    const expanded = expandSshTokens(v.value, tokens);
-    const p = expanded === '~' ? ctx.home : expanded.startsWith('~/') ? pp.join(ctx.home, expanded.slice(2)) : resolve(ctx.cwd, expanded);
-    return ctx.exists && !ctx.exists(p) ? undefined : p;
-  }
 
   /** ssh-agent when it runs; otherwise the usual key, when it exists. */
   function defaultIdentity(): string | undefined {
@@ -312,32 +266,6 @@ function normalise(raw: RawInventory, file: string, ctx: InventoryContext, posit
     return DEFAULT_IDENTITY_FILES.map(localPath).find((p) => ctx.exists!(p));
   }
 
-  /**
-   * The jump host's own settings: what the inventory (or ProxyJump) says, then ~/.ssh/config for the
-   * jump host's name, then: port 22, the local user (as OpenSSH would), and the node's key.
-   */
-  function resolveJump(j: JumpSpec, identity: string | undefined, nodeIdentity: string | undefined, address: string): JumpHost {
-    const jc = ctx.sshConfig ? lookupSshConfig(ctx.sshConfig, j.host) : {};
-    let host = j.host;
-    if (jc.hostName) {
-      const h = expandSshTokens(jc.hostName.value, { h: j.host, n: j.host });
-      const p = stringProblem(h, 'address', 'a host name or address');
-      if (p) reportSshConfig(jc.hostName, 'HostName', address, p);
-      else host = normaliseString(h, 'address');
-    }
-    const user = j.user ?? sshConfigUser(jc.user, address) ?? localUser;
-    const port = j.port ?? sshConfigPort(jc.port, address) ?? 22;
-    const identityFile = identity ?? sshConfigIdentity(jc.identityFile, { d: ctx.home, u: localUser, h: host, n: j.host, r: user, p: String(port) }) ?? nodeIdentity;
-    if (jc.proxyJump && jc.proxyJump.value.toLowerCase() !== 'none' && parseJumpHostName(jc.proxyJump.value) !== j.host.toLowerCase()) {
-      reportSshConfig(jc.proxyJump, 'ProxyJump', address, `the jump host ${j.host} itself needs the jump host \`${jc.proxyJump.value}\`; etcd-dr supports one hop: add \`ProxyJump none\` for ${j.host}, or name the outer host as jumpHost`);
-    }
-    return { user, host, port, ...(identityFile !== undefined ? { identityFile } : {}) };
-  }
-}
-
-function parseJumpHostName(v: string): string {
-  const spec = parseJumpSpec(v.replace(/^ssh:\/\//, ''));
-  return 'error' in spec ? v.toLowerCase() : spec.host.toLowerCase();
 }
 
 const optPos = (pos: Pos | undefined): { pos?: Pos } => (pos ? { pos } : {});

@@ -59,6 +59,7 @@ export const SSH: Spec = {
   kind: 'map',
   what: 'ssh settings',
   fields: {
+    host: { spec: str('sshName', 'a host name or ~/.ssh/config alias'), default: "the node's address" },
     user: { spec: str('user', 'a user name'), default: '$USER, else root' },
     port: { spec: { kind: 'port' }, default: '22' },
     identityFile: { spec: str('localPath', 'a local path'), default: 'ssh-agent, else ~/.ssh/id_ed25519' },

@@ -11,9 +11,20 @@ export interface SshSettings {
   port: number;
   /** absolute path; undefined when only ssh-agent (SSH_AUTH_SOCK) is used */
   identityFile?: string;
-  /** absolute path */
+  /** more keys tried after `identityFile`, in order (the rest of ssh's IdentityFile list) */
+  identityFiles?: string[];
+  /** absolute path; host keys are checked against it, and new ones recorded in it */
   knownHostsFile: string;
+  /** more known_hosts files checked after `knownHostsFile` (ssh's other UserKnownHostsFile and GlobalKnownHostsFile) */
+  knownHostsFiles?: string[];
+  /** the name host keys are looked up under instead of the host (ssh's HostKeyAlias) */
+  hostKeyAlias?: string;
+  /** the last hop in front of the node (ssh's ProxyJump; a chain nests through `jumpHost.jumpHost`) */
   jumpHost?: JumpHost;
+  /** a command whose stdin/stdout is the connection (ssh's ProxyCommand, tokens expanded); never with jumpHost */
+  proxyCommand?: string;
+  /** the name the settings were resolved for with `ssh -G` (absent: the inventory's settings alone) */
+  sshName?: string;
   /** run every remote command through `sudo -n` */
   become: boolean;
   /** seconds */
@@ -22,7 +33,7 @@ export interface SshSettings {
   commandTimeout: number;
 }
 
-/** The bastion every connection to the node goes through (OpenSSH's ProxyJump, one hop). */
+/** A jump host in front of the node (one hop of OpenSSH's ProxyJump), reached itself directly, through its own jump host, or through a ProxyCommand. */
 export interface JumpHost {
   user: string;
   /** connect target (already through ~/.ssh/config `HostName`) */
@@ -30,6 +41,16 @@ export interface JumpHost {
   port: number;
   /** absolute path; undefined when only ssh-agent is used */
   identityFile?: string;
+  /** more keys tried after `identityFile` */
+  identityFiles?: string[];
+  /** the hop's known_hosts files (default: the node's) */
+  knownHostsFiles?: string[];
+  hostKeyAlias?: string;
+  /** the hop in front of this one */
+  jumpHost?: JumpHost;
+  proxyCommand?: string;
+  /** the name as written in ProxyJump, before ssh's config resolved it */
+  name?: string;
 }
 
 export interface EtcdSettings {
@@ -64,6 +85,8 @@ export interface Inventory {
   file: string;
   cluster: { name: string; disposable: boolean };
   nodes: NodeSpec[];
+  /** what the user should know about how the inventory was read (e.g. no ssh program: ~/.ssh/config unused) */
+  notes?: string[];
 }
 
 /** The address as it goes into a URL: IPv6 literals need brackets there. */

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseInventory, parseSshConfig, type EtcdSettings, type InventoryContext, type NodeSpec, type SshSettings } from '../../src/inventory/index.js';
+import { parseInventory, sshGResolver, type EtcdSettings, type InventoryContext, type NodeSpec, type SshSettings } from '../../src/inventory/index.js';
 import { clientUrl, peerUrl } from '../../src/inventory/types.js';
 import { kubesprayEtcd } from '../support/facts.js';
 
@@ -149,23 +150,18 @@ describe('good inventories normalise to exactly this', () => {
     expect(global.nodes[0]!.ssh.identityFile).toBe('/work/conf/k/id');
   });
 
-  it('ssh config fills what the inventory leaves out; HostName changes only the SSH target', () => {
-    const sshConfig = parseSshConfig(readFileSync(join(GOOD, 'ssh_config'), 'utf8'), '/home/ops/.ssh/config');
-    const inv = parseGood('ssh-config.yaml', { ...CTX, sshConfig });
-    const bastion = { user: 'ops', host: 'bastion.example.com', port: 22, identityFile: '/home/ops/.ssh/bastion_key' };
-    expect(inv.nodes).toStrictEqual([
-      node('etcd1', 'k2-master01', '192.168.30.151', { user: 'core', port: 2200, identityFile: '/home/ops/.ssh/k2_192.168.30.151', jumpHost: bastion }),
-      // the inventory's user and port win over the config's
-      node('etcd2', 'k2-master02', '192.168.30.152', {
-        sshHost: 'master02.internal',
-        user: 'root',
-        port: 22,
-        identityFile: '/home/ops/.ssh/k2_master02.internal',
-        jumpHost: bastion,
-      }),
-      // only `Host *` applies; `Match exec` blocks are skipped
-      node('etcd3', 'k2-master03', '10.9.9.9', { user: 'fallback', port: 22 }),
+  it('ssh config (read by `ssh -G`) fills what the inventory leaves out; HostName changes only the SSH target', () => {
+    const resolveSsh = sshGResolver({ configFile: join(GOOD, 'ssh_config'), home: '/home/ops' });
+    const inv = parseGood('ssh-config.yaml', { ...CTX, resolveSsh });
+    const bastion = { user: 'ops', host: 'bastion.example.com', port: 22, identityFile: '/home/ops/.ssh/bastion_key', name: 'bastion' };
+    expect(inv.nodes.map((n) => n.ssh)).toMatchObject([
+      { sshName: '192.168.30.151', sshHost: '192.168.30.151', user: 'core', port: 2200, identityFile: '/home/ops/.ssh/k2_192.168.30.151', jumpHost: bastion },
+      // the inventory's user and port win over the config's; %h in IdentityFile is the HostName
+      { sshName: '192.168.30.152', sshHost: 'master02.internal', user: 'root', port: 22, identityFile: '/home/ops/.ssh/k2_master02.internal', jumpHost: bastion },
+      // `Match exec "true"` applies, as it does for ssh
+      { sshName: '10.9.9.9', sshHost: '10.9.9.9', user: 'never-used', port: 22 },
     ]);
+    expect(inv.nodes[2]!.ssh.jumpHost).toBeUndefined();
     expect(peerUrl(inv.nodes[1]!)).toBe('https://192.168.30.152:2380');
   });
 });
@@ -216,10 +212,23 @@ describe('default identity file', () => {
     expect(inv.nodes[0]!.ssh.identityFile).toBe(want);
   });
 
+  const resolver = (config: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'etcd-dr-sshcfg-')), 'config');
+    writeFileSync(file, config);
+    return sshGResolver({ configFile: file, home: '/home/ops' });
+  };
+
   it('an IdentityFile in the ssh config that does not exist is skipped, as ssh does', () => {
-    const sshConfig = parseSshConfig('Host *\n  IdentityFile ~/.ssh/missing\n', '/home/ops/.ssh/config');
-    const inv = parseInventory(minimal, '/srv/k2/inventory.yaml', { ...CTX, sshConfig, exists: (p) => p === '/home/ops/.ssh/id_ed25519' });
+    const resolveSsh = resolver('Host *\n  IdentityFile ~/.ssh/missing\n');
+    const inv = parseInventory(minimal, '/srv/k2/inventory.yaml', { ...CTX, resolveSsh, exists: (p) => p === '/home/ops/.ssh/id_ed25519' });
     expect(inv.nodes[0]!.ssh.identityFile).toBe('/home/ops/.ssh/id_ed25519');
+  });
+
+  it('a missing first IdentityFile gives way to the next one of the list, not to the default key', () => {
+    const resolveSsh = resolver('Host *\n  IdentityFile ~/.ssh/missing\n  IdentityFile ~/.ssh/k2\n  IdentityFile ~/.ssh/other\n');
+    const have = ['/home/ops/.ssh/id_ed25519', '/home/ops/.ssh/k2', '/home/ops/.ssh/other'];
+    const inv = parseInventory(minimal, '/srv/k2/inventory.yaml', { ...CTX, resolveSsh, exists: (p) => have.includes(p) });
+    expect(inv.nodes[0]!.ssh).toMatchObject({ identityFile: '/home/ops/.ssh/k2', identityFiles: ['/home/ops/.ssh/other'] });
   });
 });
 

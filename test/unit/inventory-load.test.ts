@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory, resolveInventoryPath } from '../../src/inventory/index.js';
 import { EXIT, InputError } from '../../src/util/errors.js';
@@ -53,7 +53,9 @@ describe('loadInventory', () => {
     writeFileSync(join(home, '.ssh', 'id_ed25519'), 'key');
     const inv = await loadInventory({ env: { USER: 'ops' }, cwd: work, home });
     expect(inv.file).toBe(join(work, 'inventory.yaml'));
-    expect(inv.nodes[0]!.ssh).toMatchObject({ user: 'ops', identityFile: join(home, '.ssh', 'id_ed25519'), knownHostsFile: join(home, '.ssh', 'known_hosts') });
+    // user and known_hosts as ssh has them (its passwd entry, as `ssh -G` says); the default key in home
+    const sshHome = userInfo().homedir;
+    expect(inv.nodes[0]!.ssh).toMatchObject({ user: userInfo().username, identityFile: join(home, '.ssh', 'id_ed25519'), knownHostsFile: join(sshHome, '.ssh', 'known_hosts') });
   });
 
   it('reads the file named by ETCD_DR_INVENTORY, and home from $HOME', async () => {
@@ -61,7 +63,24 @@ describe('loadInventory', () => {
     const inv = await loadInventory({ env: { ETCD_DR_INVENTORY: join(root, 'k2.yaml'), HOME: home, SSH_AUTH_SOCK: '/agent' }, cwd: work });
     expect(inv.file).toBe(join(root, 'k2.yaml'));
     expect(inv.nodes[0]!.ssh.identityFile).toBeUndefined();
-    expect(inv.nodes[0]!.ssh.knownHostsFile).toBe(join(home, '.ssh', 'known_hosts'));
+    expect(inv.nodes[0]!.ssh.knownHostsFile).toBe(join(userInfo().homedir, '.ssh', 'known_hosts'));
+  });
+
+  it('without an ssh program: the inventory alone, $USER and ~/.ssh/known_hosts, and a note saying so', async () => {
+    writeFileSync(join(work, 'inventory.yaml'), INVENTORY);
+    const inv = await loadInventory({ env: { USER: 'ops', ETCD_DR_SSH: join(root, 'no-ssh-here') }, cwd: work, home });
+    expect(inv.nodes[0]!.ssh).toMatchObject({ user: 'ops', port: 22, sshHost: '192.168.30.151', knownHostsFile: join(home, '.ssh', 'known_hosts') });
+    expect(inv.nodes[0]!.ssh.sshName).toBeUndefined();
+    expect(inv.notes).toEqual([expect.stringContaining('no `ssh` program was found, so ~/.ssh/config is not read')]);
+  });
+
+  it('a config ssh refuses is bad input naming its file and line', async () => {
+    writeFileSync(join(work, 'inventory.yaml'), INVENTORY);
+    writeFileSync(join(root, 'bad_config'), 'Host *\n  Port 22\n  NoSuchOption yes\n');
+    const err = await loadError({ env: {}, cwd: work, home, sshConfigPath: join(root, 'bad_config') });
+    expect(err.exitCode).toBe(EXIT.badInput);
+    expect(err.problems).toEqual([expect.objectContaining({ file: join(root, 'bad_config'), line: 3 })]);
+    expect(err.problems[0]!.message).toContain('Bad configuration option: nosuchoption');
   });
 
   it('a missing file: names the path and says how to pass one', async () => {
@@ -101,11 +120,11 @@ describe('loadInventory', () => {
     expect(inv.nodes[0]!.ssh.identityFile).toBe(join(work, 'conf', 'keys', 'id'));
   });
 
-  it('reads ~/.ssh/config by default, or the one given', async () => {
+  it('reads the ssh config given (option, else ETCD_DR_SSH_CONFIG) through `ssh -G`', async () => {
     writeFileSync(join(work, 'inventory.yaml'), INVENTORY);
     writeFileSync(join(home, '.ssh', 'config'), 'Host 192.168.30.*\n  User core\n  HostName m1.internal\n');
-    const inv = await loadInventory({ env: {}, cwd: work, home });
-    expect(inv.nodes[0]!.ssh).toMatchObject({ user: 'core', sshHost: 'm1.internal' });
+    const inv = await loadInventory({ env: { ETCD_DR_SSH_CONFIG: join(home, '.ssh', 'config') }, cwd: work, home });
+    expect(inv.nodes[0]!.ssh).toMatchObject({ user: 'core', sshHost: 'm1.internal', sshName: '192.168.30.151' });
     writeFileSync(join(root, 'other_config'), 'Host *\n  Port 2200\n');
     const other = await loadInventory({ env: {}, cwd: work, home, sshConfigPath: join(root, 'other_config') });
     expect(other.nodes[0]!.ssh).toMatchObject({ user: 'root', port: 2200, sshHost: '192.168.30.151' });
