@@ -28,7 +28,7 @@ export function buildCli(argv: string[], ctx: CliContext) {
     .option('inventory', {
       alias: 'i',
       type: 'string',
-      describe: 'inventory file (default: $ETCD_DR_INVENTORY, else ./inventory.yaml)',
+      describe: 'inventory file: etcd-dr\'s, or kubespray\'s hosts.yaml / inventory.ini (default: $ETCD_DR_INVENTORY, else ./inventory.yaml)',
     })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout' })
     .option('log-level', {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from '../util/errors.js';
+import { kubesprayInventory, isAnsibleInventory } from './kubespray.js';
 import { parseInventory } from './parse.js';
 import { sshGResolver } from './ssh-settings.js';
 import type { Inventory } from './types.js';
@@ -66,11 +67,14 @@ export async function loadInventory(opts: LoadInventoryOptions): Promise<Invento
   // messages name the file as the user would type it from here
   const rel = relative(opts.cwd, path);
   const display = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-  return parseInventory(text, display, {
+  const ctx = {
     env: opts.env,
     home,
     cwd: opts.cwd,
     resolveSsh,
-    exists: (p) => existsSync(p),
-  });
+    exists: (p: string) => existsSync(p),
+  };
+  // kubespray's own inventory (inventory.ini, hosts.yaml), or etcd-dr's
+  if (isAnsibleInventory(path, text)) return kubesprayInventory(text, path, display, ctx);
+  return parseInventory(text, display, ctx);
 }

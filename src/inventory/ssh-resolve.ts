@@ -197,7 +197,13 @@ const MAX_HOPS = 16;
 
 /** Resolves a node and every hop of its route (a hop's keys: the inventory's, else its config's, else none). */
 export function resolveRoute(own: OwnSsh, o: SshGOptions): { ok: NodeRoute } | { missing: string } | { problem: InputProblem } {
-  const r = sshG(own.target, ownOptions(own), o);
+  let r = sshG(own.target, ownOptions(own), o);
+  if ('problem' in r && own.jump && own.jump !== 'none' && /jumphost loop/i.test(r.problem.message)) {
+    // the inventory's jump host is this very node (one node as the bastion of all): ssh refuses that
+    // loop, etcd-dr has always allowed it. The node is resolved alone, the hop put in front of it.
+    const alone = sshG(own.target, ownOptions({ ...own, jump: 'none' }), o);
+    r = 'ok' in alone ? { ok: { ...alone.ok, proxyJump: jumpText(own.jump) } } : alone;
+  }
   if (!('ok' in r)) return r;
   const node = r.ok;
   const jumpIdentity = own.jump !== undefined && own.jump !== 'none' ? own.jump.identityFile : undefined;

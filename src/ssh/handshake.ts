@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { AuthenticationType, Client as SshClient, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import type { AuthenticationType, Client as SshClient, ConnectConfig, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import type { AttemptErrors, Endpoint } from './attempt.js';
 import { hostKeyAlgorithmOrder } from './command.js';
 import type { ConnectFailedError, HostKeyError } from './errors.js';
@@ -27,8 +27,8 @@ export interface Live {
  * Reads the keys to offer. The first is the one the user named: it must be usable. ssh skips the others
  * it cannot use, and so does etcd-dr.
  */
-async function loadIdentities(files: readonly string[], passphrase: string | undefined, errs: AttemptErrors): Promise<{ file: string; data: Buffer }[]> {
-  const out: { file: string; data: Buffer }[] = [];
+async function loadIdentities(files: readonly string[], passphrase: string | undefined, errs: AttemptErrors): Promise<{ file: string; key: ParsedKey }[]> {
+  const out: { file: string; key: ParsedKey }[] = [];
   for (const [i, file] of files.entries()) {
     let data: Buffer;
     try {
@@ -45,7 +45,8 @@ async function loadIdentities(files: readonly string[], passphrase: string | und
       if (/passphrase/i.test(m)) throw errs.keyFile(file, 'passphrase');
       throw errs.keyFile(file, 'invalid', m);
     }
-    out.push({ file, data });
+    // the parsed key goes to ssh2 as it is: an encrypted key is decrypted once per connection, not twice
+    out.push({ file, key: parsed });
   }
   return out;
 }
@@ -127,7 +128,7 @@ export async function connectOnce(ep: Endpoint, o: Resolved, errs: AttemptErrors
   const known = [...new Set(dbs.flatMap((db) => knownKeyTypes(db, khHost, khPort)))];
   // the keys first, in order, then ssh-agent: only the methods etcd-dr has (ssh2 would first try "none")
   const authHandler: AuthenticationType[] = [
-    ...keys.map((k) => ({ type: 'publickey' as const, username: ep.user, key: k.data, ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}) })),
+    ...keys.map((k) => ({ type: 'publickey' as const, username: ep.user, key: k.key })),
     ...(o.agent ? [{ type: 'agent' as const, username: ep.user, agent: o.agent }] : []),
   ] as unknown as AuthenticationType[];
   const config: ConnectConfig = {

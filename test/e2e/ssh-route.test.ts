@@ -4,12 +4,13 @@
  * an ssh config (`ssh.host`), and etcd-dr resolves it with `ssh -G`:
  * - etcd1, etcd2: `ProxyJump hop1,hop2`, a chain of two hops;
  * - etcd3: `ProxyCommand ssh -W %h:%p hop1`.
+ * And `status -i hosts.yaml` on a kubespray-shaped inventory of the same lab (group_vars, etcd-dr.yaml).
  * What is checked is what happened on the hosts: `status` is healthy with every node reached, and each jump
  * sshd logged the logins that only those routes make; a hop whose key is not in known_hosts is refused,
  * named as the jump host, before any node is logged into.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import type { ShownInventory } from '../../src/inventory/show.js';
@@ -116,4 +117,31 @@ test('a hop whose key is not in known_hosts is refused as the jump host, and not
   expect(r.stderr).toContain(hop2.hostKey.fingerprint);
   expect(hop2.acceptedLogins()).toBe(before);
   expect(readFileSync(partial, 'utf8')).not.toContain(hop2.hostKey.base64);
+}, T);
+
+test('status -i hosts.yaml: a kubespray inventory of the lab as it is, group_vars and etcd-dr.yaml beside it', async () => {
+  const dir = join(work, 'inventory', 'lab');
+  mkdirSync(join(dir, 'group_vars', 'all'), { recursive: true });
+  const hosts = lab.nodes.map((n) => `    ${n.host}:\n      ansible_host: ${n.address}\n      ip: ${n.address}\n      access_ip: ${n.address}\n      etcd_member_name: ${n.name}\n`).join('');
+  writeFileSync(
+    join(dir, 'hosts.yaml'),
+    `all:\n  hosts:\n${hosts}  children:\n    kube_control_plane:\n      hosts:\n${lab.nodes.map((n) => `        ${n.host}:\n`).join('')}` +
+      `    kube_node:\n      hosts:\n${lab.nodes.map((n) => `        ${n.host}:\n`).join('')}` +
+      `    etcd:\n      hosts:\n${lab.nodes.map((n) => `        ${n.host}:\n`).join('')}` +
+      '    k8s_cluster:\n      children:\n        kube_control_plane:\n        kube_node:\n    calico_rr:\n      hosts: {}\n',
+  );
+  writeFileSync(join(dir, 'group_vars', 'all', 'all.yml'), `---\nansible_user: root\nansible_ssh_private_key_file: ${lab.identityFile}\nbin_dir: /usr/local/bin\n`);
+  writeFileSync(join(dir, 'group_vars', 'all', 'etcd.yml'), '---\n## Directory where etcd data stored\netcd_data_dir: /var/lib/etcd\netcd_deployment_type: host\n');
+  writeFileSync(join(dir, 'etcd-dr.yaml'), `cluster:\n  name: lab\nssh:\n  knownHostsFile: ${lab.knownHostsFile}\n`);
+  const env = { SSH_AUTH_SOCK: '' };
+  const r = await runCli(['status', '--json', '-i', join(dir, 'hosts.yaml')], env);
+  expect(r.code).toBe(0);
+  const facts = JSON.parse(r.stdout) as ClusterFacts;
+  expect(facts.assessment.verdict).toBe('healthy');
+  expect(facts.nodes.map((n) => [n.name, n.reachable])).toEqual(lab.nodes.map((n) => [n.name, true]));
+  // the members etcd itself lists are the ones the kubespray inventory named, by etcd_member_name
+  expect(facts.nodes.map((n) => n.name).sort()).toEqual(lab.nodes.map((n) => n.name).sort());
+  const shown = JSON.parse((await runCli(['inventory', 'show', '--json', '-i', join(dir, 'hosts.yaml')], env)).stdout) as ShownInventory;
+  expect(shown.cluster).toBe('lab');
+  expect(shown.nodes.map((n) => [n.name, n.sshName, n.user, n.identityFiles[0]])).toEqual(lab.nodes.map((n) => [n.name, n.address, 'root', lab.identityFile]));
 }, T);
