@@ -97,6 +97,10 @@ export const HELP: Record<string, Help> = {
     ],
     exits: '0 shown · 2 bad input (the inventory, or an ssh config ssh refuses)',
   },
+  'inventory show': {
+    examples: [['$0 inventory show -i inventory.yaml --json', 'what etcd-dr will use for every node, as one JSON document']],
+    exits: '0 shown · 2 bad input (the inventory, or an ssh config ssh refuses)',
+  },
   lab: {
     examples: [
       ['$0 lab up --nodes 5 --members 3', 'a 3-member cluster and two bare nodes'],

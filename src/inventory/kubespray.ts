@@ -2,8 +2,8 @@
  * kubespray's inventory as it is (`-i inventory/mycluster/hosts.yaml` or `inventory.ini`): the hosts of
  * the `etcd` group, with their variables from the inventory, group_vars/ and host_vars/ beside it, as
  * kubespray reads them. etcd-dr's own settings (known_hosts, jump host, timeouts, the cluster's name and
- * whether it is disposable) go in an optional `etcd-dr.yaml` beside the inventory, in etcd-dr's own
- * inventory format (its `cluster:`, `ssh:` and `etcd:` blocks).
+ * whether it is disposable, hooks) go in an optional `etcd-dr.yaml` beside the inventory, in etcd-dr's own
+ * inventory format (its `cluster:`, `ssh:`, `etcd:` and `hooks:` blocks).
  *
  * The result is an etcd-dr inventory, validated like one; every problem names the kubespray file, line
  * and variable it came from.
@@ -18,6 +18,8 @@ import type { Inventory } from './types.js';
 
 /** The side file of etcd-dr's own settings, beside the kubespray inventory. */
 export const SIDE_FILE = 'etcd-dr.yaml';
+/** the blocks of etcd-dr's own inventory format the side file may hold */
+const SIDE_KEYS = ['cluster', 'ssh', 'etcd', 'hooks'];
 
 /** A kubespray (Ansible) inventory rather than etcd-dr's own: INI, or YAML without etcd-dr's `nodes:`. */
 export function isAnsibleInventory(path: string, text: string): boolean {
@@ -146,6 +148,7 @@ export function kubesprayInventory(text: string, absPath: string, display: strin
     cluster: { name: clusterName, ...(typeof side.doc.cluster === 'object' ? (side.doc.cluster as object) : {}) },
     ...(side.doc.ssh !== undefined ? { ssh: side.doc.ssh } : {}),
     ...(side.doc.etcd !== undefined ? { etcd: side.doc.etcd } : {}),
+    ...(side.doc.hooks !== undefined ? { hooks: side.doc.hooks } : {}),
     nodes,
   };
   let out: Inventory;
@@ -182,7 +185,7 @@ function relocate(p: InputProblem, origins: Map<string, Origin>, display: string
   }
 }
 
-/** etcd-dr.yaml beside the inventory: `cluster:`, `ssh:`, `etcd:` as in etcd-dr's own inventory; optional. */
+/** etcd-dr.yaml beside the inventory: `cluster:`, `ssh:`, `etcd:`, `hooks:` as in etcd-dr's own inventory; optional. */
 function readSide(file: string, problems: InputProblem[]): { doc: Record<string, unknown>; origins: [string, Origin][] } {
   if (!existsSync(file)) return { doc: {}, origins: [] };
   const lines = new LineCounter();
@@ -190,14 +193,14 @@ function readSide(file: string, problems: InputProblem[]): { doc: Record<string,
   for (const e of doc.errors) problems.push({ file, line: lines.linePos(e.pos[0]).line, message: `YAML syntax error: ${e.message}` });
   if (doc.contents === null) return { doc: {}, origins: [] };
   if (!isMap(doc.contents)) {
-    problems.push({ file, line: 1, message: `${SIDE_FILE} holds etcd-dr's own settings for a kubespray inventory: a mapping with cluster, ssh and etcd` });
+    problems.push({ file, line: 1, message: `${SIDE_FILE} holds etcd-dr's own settings for a kubespray inventory: a mapping with ${SIDE_KEYS.join(', ')}` });
     return { doc: {}, origins: [] };
   }
   const origins: [string, Origin][] = [];
   const json = doc.contents.toJSON() as Record<string, unknown>;
   for (const [k, v] of Object.entries(json)) {
-    if (!['cluster', 'ssh', 'etcd'].includes(k)) {
-      problems.push({ file, line: lines.linePos(((doc.contents.items.find((i) => (i.key as { value?: unknown }).value === k)?.key as { range?: number[] })?.range?.[0]) ?? 0).line, field: k, message: `unknown key \`${k}\`; ${SIDE_FILE} takes cluster, ssh and etcd (the nodes come from the kubespray inventory)` });
+    if (!SIDE_KEYS.includes(k)) {
+      problems.push({ file, line: lines.linePos(((doc.contents.items.find((i) => (i.key as { value?: unknown }).value === k)?.key as { range?: number[] })?.range?.[0]) ?? 0).line, field: k, message: `unknown key \`${k}\`; ${SIDE_FILE} takes ${SIDE_KEYS.join(', ')} (the nodes come from the kubespray inventory)` });
       continue;
     }
     if (v && typeof v === 'object') {

@@ -6,6 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
 import { isAnsibleInventory } from '../../src/inventory/kubespray.js';
 import { loadInventory } from '../../src/inventory/index.js';
 import { EXIT, formatProblem, InputError } from '../../src/util/errors.js';
@@ -209,11 +211,12 @@ describe('kubespray inventories load as etcd-dr inventories', () => {
     );
   });
 
-  it("etcd-dr.yaml beside it: the cluster's name, known_hosts, jump host, timeouts", async () => {
+  it("etcd-dr.yaml beside it: the cluster's name, known_hosts, jump host, timeouts, hooks", async () => {
     const inv = await load({
       'inventory.ini': INI_OLD,
-      'etcd-dr.yaml': 'cluster:\n  name: prod-eu\nssh:\n  knownHostsFile: known_hosts\n  jumpHost: ops@bastion.example\n  commandTimeout: 120\n',
+      'etcd-dr.yaml': 'cluster:\n  name: prod-eu\nssh:\n  knownHostsFile: known_hosts\n  jumpHost: ops@bastion.example\n  commandTimeout: 120\nhooks:\n  beforeStop: [systemctl stop kubelet]\n',
     });
+    expect(inv.nodes[0]!.hooks).toMatchObject({ beforeStop: ['systemctl stop kubelet'] });
     expect(inv.cluster.name).toBe('prod-eu');
     expect(inv.nodes[0]!.ssh).toMatchObject({ knownHostsFile: join(root, 'inventory', 'mycluster', 'known_hosts'), jumpHost: { user: 'ops', host: 'bastion.example', port: 22 }, commandTimeout: 120 });
   });
@@ -254,7 +257,7 @@ describe('bad kubespray input: file:line, the variable, and the fix; exit 2', ()
     [
       'an unknown key in etcd-dr.yaml',
       { 'inventory.ini': '[etcd]\nnode1 ip=10.0.0.1\n', 'etcd-dr.yaml': 'cluster:\n  name: k\nnodes: []\n' },
-      [expect.stringMatching(/etcd-dr\.yaml:3: nodes: unknown key `nodes`; etcd-dr\.yaml takes cluster, ssh and etcd/) as unknown as string],
+      [expect.stringMatching(/etcd-dr\.yaml:3: nodes: unknown key `nodes`; etcd-dr\.yaml takes cluster, ssh, etcd, hooks/) as unknown as string],
     ],
     [
       'a bad value in etcd-dr.yaml',
@@ -263,5 +266,32 @@ describe('bad kubespray input: file:line, the variable, and the fix; exit 2', ()
     ],
   ])('%s', async (_title, files, want) => {
     expect(await problems(files)).toEqual(want);
+  });
+});
+
+describe('inventory show --json: one document, errors included', () => {
+  async function run(argv: string[]): Promise<{ code: number; stdout: string }> {
+    let stdout = '';
+    const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (f(c.toString()), cb()) });
+    const code = await main(argv, { stdout: sink((s) => (stdout += s)), stderr: sink(() => {}), env: { ETCD_DR_SSH: 'none', USER: 'ops' }, cwd: root });
+    return { code, stdout };
+  }
+
+  it('a kubespray inventory: the nodes; a bad one: bad-input with the file, line and variable', async () => {
+    const dir = join(root, 'inventory', 'mycluster');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'inventory.ini'), INI_NEW);
+    const ok = await run(['inventory', 'show', '--json', '-i', 'inventory/mycluster/inventory.ini']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ command: 'inventory show', exitCode: 0, cluster: 'mycluster', nodes: [{ name: 'etcd1', host: '95.54.0.12', user: 'ubuntu', route: [] }, {}, {}] });
+    writeFileSync(join(dir, 'inventory.ini'), '[etcd]\nnode1 ip=10.0.0.1 ansible_port=22x\n');
+    const bad = await run(['inventory', 'show', '--json', '-i', 'inventory/mycluster/inventory.ini']);
+    expect(bad.code).toBe(EXIT.badInput);
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      command: 'inventory show',
+      exitCode: 2,
+      kind: 'bad-input',
+      problems: [{ file: 'inventory/mycluster/inventory.ini', line: 2, field: 'node1.ansible_port' }],
+    });
   });
 });
