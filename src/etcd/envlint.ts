@@ -58,6 +58,9 @@ export const RENAMED_IN_3_6: Readonly<Record<string, string>> = {
   'experimental-distributed-tracing-sampling-rate': 'distributed-tracing-sampling-rate',
 };
 
+/** Renamed flags whose two names set together make 3.6 refuse to start (the others: the old name's value wins). */
+const BOTH_NAMES_REFUSED = new Set([envName('experimental-warning-unary-request-duration')]);
+
 /** Boolean experimental flags that 3.6 turned into feature gates (`--feature-gates=Gate=true`); gone in 3.7. */
 export const GATED_IN_3_6: Readonly<Record<string, string>> = {
   'experimental-initial-corrupt-check': 'InitialCorruptCheck',
@@ -183,6 +186,7 @@ export function lintEnvFile(text: string, version: MinorVersion): EnvLintFinding
     if (renamed && is36) {
       const to = envName(renamed.v);
       if (is37) add(line, key, 'ignored', `etcd ${v} no longer knows ${key} (removed in 3.7) and ignores it, only logging it: its setting is lost; rename it to ${to}`);
+      else if (set.has(to) && BOTH_NAMES_REFUSED.has(key)) add(line, key, 'error', `${key} and ${to} are both set: etcd ${v} refuses to start with both; keep only ${to}`);
       else if (set.has(to)) add(line, key, 'deprecated', `${key} and ${to} are both set: etcd ${v} uses ${key}'s value and logs a deprecation warning; keep only ${to}`);
       else add(line, key, 'deprecated', `etcd ${v} still honours ${key} but logs it as deprecated, and 3.7 ignores it: rename it to ${to}`);
       continue;

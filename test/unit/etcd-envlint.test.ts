@@ -83,6 +83,8 @@ describe('lintEnvFile: one line at a time', () => {
     ['3.7', 'ETCD_EXPERIMENTAL_TXN_MODE_WRITE_WITH_SHARED_BUFFER=false', '', 'ignored', 'TxnModeWriteWithSharedBuffer=false'],
     // both names of a renamed flag: 3.6 takes the old one's value
     ['3.6', 'ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME=4m', 'ETCD_CORRUPT_CHECK_TIME=5m', 'deprecated', "uses ETCD_EXPERIMENTAL_CORRUPT_CHECK_TIME's value"],
+    ['3.6', 'ETCD_EXPERIMENTAL_WARNING_UNARY_REQUEST_DURATION=300ms', 'ETCD_WARNING_UNARY_REQUEST_DURATION=300ms', 'error', 'refuses to start with both'],
+    ['3.6', 'ETCD_EXPERIMENTAL_WARNING_UNARY_REQUEST_DURATION=300ms', '', 'deprecated', 'rename it to ETCD_WARNING_UNARY_REQUEST_DURATION'],
     // a 3.6 name on an older etcd is ignored
     ['3.5', 'ETCD_WATCH_PROGRESS_NOTIFY_INTERVAL=5s', '', 'ignored', 'write ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL'],
     ['3.5', 'ETCD_FEATURE_GATES=InitialCorruptCheck=true', '', 'ignored', 'is a 3.6 name'],
