@@ -14,7 +14,7 @@ import type { Transport } from '../ssh/transport.js';
 import type { NodeConnection } from '../ssh/types.js';
 import { HostKeyError, isConnectError } from '../ssh/errors.js';
 import { assessCluster, digestFacts, electionWaitMs, leaderUnsettled, mayBeElecting } from './assess.js';
-import { parseDataDirFs, parseSections, probeScript, type Section } from './probe-script.js';
+import { parseDataDirFs, parseSections, parseWalDirFs, probeScript, type Section } from './probe-script.js';
 import { ENV_KEYS, type ClusterFacts, type NodeFacts, type ServiceState, type VersionInfo } from './types.js';
 
 export interface GatherOptions {
@@ -109,6 +109,8 @@ export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probe
   if (fs.freeBytes !== undefined) facts.dataDir.freeBytes = fs.freeBytes;
   if (fs.fsType) facts.dataDir.fsType = fs.fsType;
   if (fs.mountPoint) facts.dataDir.mountPoint = true;
+  const wal = parseWalDirFs(get('waldir_fs'));
+  if (wal) facts.dataDir.walDir = wal;
   const walFiles = get('wal_files');
   if (walFiles?.rc === 0) facts.dataDir.walFiles = Number(walFiles.out.trim());
   const walHead = get('wal_head');

@@ -21,10 +21,19 @@ export interface ProbeOptions {
  * root of a file system of its own (a dedicated volume: it cannot be renamed, so etcd-dr sets its
  * member/ dir aside inside it).
  */
-const DATA_DIR_FS = [
+export const DATA_DIR_FS = [
   'd=$1; [ -d "$d" ] || d=$(dirname "$d")',
   'df -PTk "$d" | awk \'NR == 2 { print $2, $5 }\'',
   'if [ -d "$1" ] && { mountpoint -q "$1" 2>/dev/null || [ "$(df -P "$1" | awk \'NR == 2 { print $6 }\')" = "$1" ]; }; then echo mount-point; fi',
+].join('\n');
+
+/** The WAL dir an env file names (its last ETCD_WAL_DIR line, quotes removed) on the first line, then DATA_DIR_FS of it. */
+export const WAL_DIR_FS = [
+  `w=$(sed -n 's/^[[:space:]]*ETCD_WAL_DIR=//p' "$1" | tail -n 1 | tr -d "\\"'")`,
+  '[ -n "$w" ] || exit 0',
+  'printf \'%s\\n\' "$w"',
+  'set -- "$w"',
+  DATA_DIR_FS,
 ].join('\n');
 
 export function probeScript(n: NodeSpec, o: ProbeOptions): string {
@@ -53,6 +62,8 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     // set aside beside the data dir, or inside it when the data dir is a mount point (see DATA_DIR_FS)
     `sec moved_aside sh -c ${q('ls -d "$1".etcd-dr-* "$1"/etcd-dr-* 2>/dev/null || true')} _ ${data}`,
     `sec datadir_fs sh -c ${q(DATA_DIR_FS)} _ ${data}`,
+    // a WAL dir apart from the data dir (ETCD_WAL_DIR): where it is and its file system (plans refuse it)
+    `if grep -q '^[[:space:]]*ETCD_WAL_DIR=' ${q(n.etcd.envFile)} 2>/dev/null; then sec waldir_fs sh -c ${q(WAL_DIR_FS)} _ ${q(n.etcd.envFile)}; fi`,
     `sec lock cat ${q(o.lockFile)}`,
     'if [ "$svc" = 0 ] || [ "$proc" = 0 ]; then',
     // a member that does not answer its status (starting, not yet published) would make each of the
@@ -84,6 +95,14 @@ export function parseDataDirFs(sec: Section | undefined): { freeBytes?: number; 
     ...(fsType && /^[A-Za-z][A-Za-z0-9._-]*$/.test(fsType) ? { fsType } : {}),
     mountPoint: rest.some((l) => l.trim() === 'mount-point'),
   };
+}
+
+/** The `waldir_fs` section: the WAL dir an env file sets apart from the data dir, and its file system. */
+export function parseWalDirFs(sec: Section | undefined): { path: string; freeBytes?: number; fsType?: string; mountPoint: boolean } | undefined {
+  if (!sec || sec.rc !== 0) return undefined;
+  const [path = '', ...rest] = sec.out.split('\n');
+  if (!path.trim()) return undefined;
+  return { path: path.trim(), ...parseDataDirFs({ ...sec, out: rest.join('\n') }) };
 }
 
 export interface Section {

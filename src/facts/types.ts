@@ -70,6 +70,8 @@ export interface DataDirInfo {
    * (EBUSY), so its member/ dir is set aside inside it; `exists` then says whether member/ exists
    */
   mountPoint?: boolean;
+  /** the WAL dir the env file sets with ETCD_WAL_DIR, and its file system (plans refuse a WAL apart from the data dir) */
+  walDir?: { path: string; fsType?: string; freeBytes?: number; mountPoint: boolean };
 }
 
 export interface EnvInfo {

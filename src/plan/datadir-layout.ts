@@ -69,8 +69,10 @@ export function refuseWalDir(spec: NodeSpec, f: NodeFacts | undefined): void {
     return; // an unparsable env file is refused where the env file is read
   }
   if (!wal || posix.normalize(wal).replace(/\/$/, '') === `${spec.etcd.dataDir}/member/wal`) return;
+  const fs = f?.dataDir?.walDir;
+  const where = fs?.mountPoint ? ` (a file system of its own${fs.fsType ? `, ${fs.fsType}` : ''})` : '';
   throw new RefusedError(
-    `${spec.name}: ${spec.etcd.envFile} sets ETCD_WAL_DIR=${wal}, a WAL dir apart from the data dir ${spec.etcd.dataDir}: etcd-dr does not set such a WAL aside or restore into it, and etcd started with the old WAL beside new data would come back as the old member`,
+    `${spec.name}: ${spec.etcd.envFile} sets ETCD_WAL_DIR=${wal}${where}, a WAL dir apart from the data dir ${spec.etcd.dataDir}: etcd-dr does not set such a WAL aside or restore into it, and etcd started with the old WAL beside new data would come back as the old member`,
     `with etcd stopped on ${spec.name}, move the WAL into ${spec.etcd.dataDir}/member/wal and remove the ETCD_WAL_DIR line, then plan again; or handle ${spec.name} by hand`,
   );
 }

@@ -91,7 +91,7 @@ describe.each([
     if (lab) await labDown({ dir: lab.dir, purge: true, log: () => undefined });
   }, T);
 
-  it('every data dir is its own ext4 mount; too little room on that volume is refused before anything is stopped', async () => {
+  it('every data dir is its own ext4 mount; too little room on that volume, or a WAL dir apart, is refused before anything is stopped', async () => {
     for (const n of L().nodes) {
       const r = await sh(n.name, `mountpoint -q ${DATA} && df -PT ${DATA} | awk 'NR == 2 { print $2 }'`);
       expect(r.stdout.trim()).toBe('ext4');
@@ -105,10 +105,22 @@ describe.each([
     await expectCluster(['etcd1', 'etcd2', 'etcd3']);
     expect((await sh('etcd4', 'systemctl is-active etcd; test -e /etc/etcd.env && echo env; test -e /var/lib/etcd-dr/lock && echo locked; true')).stdout.trim()).toBe('inactive');
     expect((await sh('etcd4', `rm ${DATA}/filler-by-test`)).code).toBe(0);
+    // a WAL dir apart from the data dir is refused too, naming the line (an env file of the test's own on the bare node)
+    expect((await sh('etcd4', 'printf "ETCD_NAME=etcd4\\nETCD_WAL_DIR=/var/lib/etcd-wal\\n" > /etc/etcd.env')).code).toBe(0);
+    const wal = await run(['scale-out', '--node', 'etcd4']);
+    expect(wal.code).toBe(3);
+    expect(wal.stderr).toMatch(/etcd4: \/etc\/etcd\.env sets ETCD_WAL_DIR=\/var\/lib\/etcd-wal, a WAL dir apart from the data dir \/var\/lib\/etcd/);
+    expect((await sh('etcd4', 'rm /etc/etcd.env')).code).toBe(0);
     table.add({
       fault: `etcd ${version}: etcd4's data dir is an ext4 volume of its own, 420 MiB of its 512 MiB taken by another file; \`scale-out --node etcd4\``,
       expected: 'the plan is refused (exit 3) naming the node, the volume, its free room and the room needed beside the data set aside; nothing is done on any node',
       seen: `exit ${r.code}: "${r.stderr.split('\n')[0]!.replace(/^etcd-dr: /, '')}"; members etcd1, etcd2, etcd3, 502 keys unchanged; etcd4 inactive, no env file, no lock`,
+      pass: true,
+    });
+    table.add({
+      fault: `etcd ${version}: etcd4's /etc/etcd.env sets ETCD_WAL_DIR=/var/lib/etcd-wal (a WAL apart from the data dir); \`scale-out --node etcd4\``,
+      expected: 'the plan is refused (exit 3) naming the node, the file and the line, before anything is done',
+      seen: `exit ${wal.code}: "${wal.stderr.split('\n')[0]!.replace(/^etcd-dr: /, '').slice(0, 160)}…"`,
       pass: true,
     });
   }, T);

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDataDirFs } from '../../src/facts/probe-script.js';
+import { DATA_DIR_FS, parseDataDirFs, parseWalDirFs, WAL_DIR_FS } from '../../src/facts/probe-script.js';
 import type { NodeFacts } from '../../src/facts/types.js';
 import { layoutOf, refuseWalDir, roomCheck, setAsidePath } from '../../src/plan/datadir-layout.js';
 import { planRecover } from '../../src/plan/recover.js';
@@ -44,6 +44,43 @@ describe('the probe: the file system of the data dir', () => {
   it('a failed df says nothing', () => {
     expect(parseDataDirFs({ rc: 1, out: 'ext4 1\nmount-point', err: 'df: no such file' })).toEqual({ mountPoint: false });
     expect(parseDataDirFs(undefined)).toEqual({ mountPoint: false });
+  });
+});
+
+describe('the probe\'s df sections, run', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'etcd-dr-probe-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (script: string, arg: string) => {
+    const r = spawnSync('sh', ['-c', script, '_', arg], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } });
+    return { rc: r.status ?? -1, out: r.stdout, err: r.stderr };
+  };
+
+  it('a data dir: its file system and room; a missing one: its parent\'s; / is a mount point', () => {
+    mkdirSync(join(dir, 'etcd'));
+    const got = parseDataDirFs(run(DATA_DIR_FS, join(dir, 'etcd')));
+    expect(got).toMatchObject({ mountPoint: false, fsType: expect.stringMatching(/^\w/), freeBytes: expect.any(Number) });
+    expect(parseDataDirFs(run(DATA_DIR_FS, join(dir, 'none')))).toMatchObject({ mountPoint: false, freeBytes: expect.any(Number) });
+    expect(parseDataDirFs(run(DATA_DIR_FS, '/')).mountPoint).toBe(true);
+  });
+
+  it.each([
+    ['ETCD_WAL_DIR=/', '/'],
+    ['ETCD_WAL_DIR="/"', '/'],
+    ["  ETCD_WAL_DIR='/'", '/'],
+    ['ETCD_WAL_DIR=/first\nETCD_WAL_DIR=/', '/'],
+  ])('the WAL dir an env file sets: %j', (line, path) => {
+    const env = join(dir, 'etcd.env');
+    writeFileSync(env, `ETCD_NAME=etcd1\n${line}\n`);
+    expect(parseWalDirFs(run(WAL_DIR_FS, env))).toMatchObject({ path, mountPoint: true });
+  });
+
+  it('no WAL dir line: nothing', () => {
+    const env = join(dir, 'etcd.env');
+    writeFileSync(env, 'ETCD_NAME=etcd1\n');
+    expect(parseWalDirFs(run(WAL_DIR_FS, env))).toBeUndefined();
   });
 });
 
@@ -102,6 +139,12 @@ describe('a WAL dir apart from the data dir', () => {
     const call = () => refuseWalDir(nodeSpec(1), withWal(line));
     if (refused) expect(refusal(call).message).toMatch(/^etcd1: \/etc\/etcd\.env sets ETCD_WAL_DIR=\S+, a WAL dir apart from the data dir \/var\/lib\/etcd/);
     else expect(call).not.toThrow();
+  });
+
+  it('names the WAL dir\'s own file system when the probe found one', () => {
+    const f = withWal('ETCD_WAL_DIR=/var/lib/etcd-wal');
+    f.dataDir = { ...f.dataDir!, walDir: { path: '/var/lib/etcd-wal', fsType: 'xfs', mountPoint: true } };
+    expect(refusal(() => refuseWalDir(nodeSpec(1), f)).message).toMatch(/^etcd1: \/etc\/etcd\.env sets ETCD_WAL_DIR=\/var\/lib\/etcd-wal \(a file system of its own, xfs\), a WAL dir apart/);
   });
 
   it('refuses recover, scale-in and scale-out before any step', () => {
