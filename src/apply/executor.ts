@@ -246,7 +246,7 @@ export class Executor {
     const a = step.action;
     switch (a.type) {
       case 'lock':
-        return this.takeLocks(step, a.breakRun);
+        return this.takeLocks(step, a.breakRun, a.breakEmpty);
       case 'unlock':
         return this.fanOut(step, () => unlockScript(this.lockFile(), this.plan.runId), 30, 'release the lock', n0(step));
       case 'stop-etcd':
@@ -302,12 +302,12 @@ export class Executor {
    * node and only one goes on. A run that cannot take every lock releases the ones it took (a lock of
    * another run is left alone): a lost race never leaves the cluster locked by a run that stopped.
    */
-  private async takeLocks(step: Step, breakRun?: string): Promise<StepOutcome> {
+  private async takeLocks(step: Step, breakRun?: string, breakEmpty?: boolean): Promise<StepOutcome> {
     const nodes = n0(step);
     const words: string[] = [];
     for (const [i, n] of nodes.entries()) {
       try {
-        words.push(`${n}:${await this.script(n, step, lockScript(this.lockFile(), this.plan.runId, this.holder(), breakRun), 30, 'take the lock')}`);
+        words.push(`${n}:${await this.script(n, step, lockScript(this.lockFile(), this.plan.runId, this.holder(), breakRun, breakEmpty), 30, 'take the lock')}`);
       } catch (err) {
         await Promise.allSettled(nodes.slice(0, i + 1).map((m) => this.sh(m, step, unlockScript(this.lockFile(), this.plan.runId), 30)));
         throw err;

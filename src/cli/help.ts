@@ -69,6 +69,10 @@ export const HELP: Record<string, Help> = {
     ],
     exits: RUN_EXITS,
   },
+  unlock: {
+    examples: [['$0 unlock --empty -i inventory.yaml', 'set aside lock files a crashed run left empty (status shows them)']],
+    exits: '0 done (or nothing to clear) · 2 bad input (--empty missing) · 3 a lock names a run, left alone',
+  },
   drill: {
     examples: [
       ['$0 drill --scenario all-down -i staging.yaml --yes --junit drill.xml', 'rehearse a full outage on a disposable cluster'],

@@ -11,6 +11,7 @@ import { applyCommand, planCommand, recoverCommand, resumeCommand } from './reco
 import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } from './scale.js';
 import { showCommand } from './show.js';
 import { statusCommand } from './status.js';
+import { unlockCommand } from './unlock.js';
 import { withHelp } from './help.js';
 
 const EPILOGUE = [
@@ -50,6 +51,7 @@ export function buildCli(argv: string[], ctx: CliContext) {
     .command(withHelp(replaceCommand(ctx)))
     .command(withHelp(applyCommand(ctx)))
     .command(withHelp(resumeCommand(ctx)))
+    .command(withHelp(unlockCommand(ctx)))
     .command(withHelp(drillCommand(ctx)))
     .command(withHelp(demoCommand(ctx)))
     .command(withHelp(showCommand(ctx)))

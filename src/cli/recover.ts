@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { doneStepsOf } from '../apply/executor.js';
 import { relocateBackup, warnBastionRoom } from './bastion-room.js';
 import { checkJournal } from './journal-check.js';
-import { endedRun, newRunId, writePrivateFile } from '../apply/rundir.js';
+import { endedRun, newRunId, RunDir, RUN_ID_RE, writePrivateFile } from '../apply/rundir.js';
 import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
 import type { PlanFormat } from '../plan/render.js';
 import { loadPlan } from '../plan/load.js';
@@ -74,7 +74,7 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
   };
   const plan = planRecover(
-    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id) },
+    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id), runHere: (id) => RUN_ID_RE.test(id) && new RunDir(stateDir, id).exists() },
     intent,
   );
   return warnBastionRoom(plan, facts);

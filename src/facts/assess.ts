@@ -41,6 +41,9 @@ export function assessCluster(nodes: NodeFacts[], inventoryNames: string[]): Clu
   for (const n of unreachable) notes.push(`${n.name}: not reachable over SSH (${n.error ?? 'no reason given'})`);
   // a run at work, or a lock left on a node that run could not reach at its end (a plan says which)
   for (const n of nodes) if (n.lock) notes.push(`${n.name}: holds the etcd-dr lock of run ${n.lock.runId}${n.lock.holder ? ` (${n.lock.holder})` : ''}`);
+  for (const n of nodes) {
+    if (n.lockEmpty) notes.push(`${n.name}: its etcd-dr lock file is empty (a run crashed between creating and writing it); \`etcd-dr unlock --empty\` (or \`recover --break-lock\`) sets it aside`);
+  }
 
   // cluster ids: from running members and from the WAL of every member with data
   const idsBy = new Map<string, string[]>();
@@ -196,7 +199,9 @@ export function canonFacts(nodes: NodeFacts[]) {
       : null,
     member: n.endpoint ? [n.endpoint.memberId, n.endpoint.clusterId, n.endpoint.isLearner] : null,
     members: n.members ? n.members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort() : null,
-    lock: n.lock?.runId ?? null,
+    lock: n.lock?.runId ?? (n.lockEmpty ? '(empty lock file)' : null),
+    // the data dirs earlier runs set aside: a recovery may restore from one of them
+    ...(n.dataDir?.setAside?.length ? { setAside: n.dataDir.setAside.map((d) => `${d.path} ${d.walClusterId ?? '?'} ${d.db?.revision ?? '?'}`) } : {}),
   }));
 }
 

@@ -13,6 +13,7 @@ import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../ssh/transport.js';
 import type { NodeConnection } from '../ssh/types.js';
 import { HostKeyError, isConnectError } from '../ssh/errors.js';
+import { lockFromSections, setAsideFromSections } from './aside.js';
 import { assessCluster, digestFacts, electionWaitMs, leaderUnsettled, mayBeElecting } from './assess.js';
 import { parseDataDirFs, parseSections, parseWalDirFs, probeScript, type Section } from './probe-script.js';
 import { ENV_KEYS, type ClusterFacts, type NodeFacts, type ServiceState, type VersionInfo } from './types.js';
@@ -135,11 +136,9 @@ export function factsFromSections(spec: NodeSpec, s: Map<string, Section>, probe
     }
   }
 
-  const lock = get('lock');
-  if (lock?.rc === 0) {
-    const kv = Object.fromEntries(lock.out.split('\n').map((l) => l.split('=', 2) as [string, string]).filter((p) => p.length === 2));
-    if (kv.run) facts.lock = { runId: kv.run, ...(kv.holder ? { holder: kv.holder } : {}) };
-  }
+  lockFromSections(s, facts);
+  const aside = setAsideFromSections(s, warnings);
+  if (aside.length) facts.dataDir.setAside = aside;
 
   const st = get('endpoint_status');
   if (st) {

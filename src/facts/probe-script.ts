@@ -65,6 +65,8 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     // a WAL dir apart from the data dir (ETCD_WAL_DIR): where it is and its file system (plans refuse it)
     `if grep -q '^[[:space:]]*ETCD_WAL_DIR=' ${q(n.etcd.envFile)} 2>/dev/null; then sec waldir_fs sh -c ${q(WAL_DIR_FS)} _ ${q(n.etcd.envFile)}; fi`,
     `sec lock cat ${q(o.lockFile)}`,
+    // the locks runs released at their end are kept beside the lock file (`lock.released-<run id>`)
+    `sec lock_history sh -c ${q('ls -A "$(dirname "$1")"')} _ ${q(o.lockFile)}`,
     'if [ "$svc" = 0 ] || [ "$proc" = 0 ]; then',
     // a member that does not answer its status (starting, not yet published) would make each of the
     // next calls wait out its own timeout too: one timeout is enough to say it does not serve
@@ -81,6 +83,7 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     `  if command -v etcdutl >/dev/null 2>&1; then sec snapshot_status etcdutl snapshot status ${data}/member/snap/db -w json;`,
     `  else sec snapshot_status env ETCDCTL_API=3 etcdctl snapshot status ${data}/member/snap/db -w json; fi`,
     'fi',
+    ...setAsideProbe(data),
     `printf '${SECTION_PREFIX}end 0 \\n'`,
   ].join('\n');
 }
@@ -103,6 +106,34 @@ export function parseWalDirFs(sec: Section | undefined): { path: string; freeByt
   const [path = '', ...rest] = sec.out.split('\n');
   if (!path.trim()) return undefined;
   return { path: path.trim(), ...parseDataDirFs({ ...sec, out: rest.join('\n') }) };
+}
+
+/** a run id in a shell pattern (RUN_ID_RE: 20261124T193012Z-3f9c) */
+const RUN_ID_GLOB = `${'[0-9]'.repeat(8)}T${'[0-9]'.repeat(6)}Z-${'[0-9a-f]'.repeat(4)}`;
+/** set-aside data dirs read per node, newest run first; older ones are counted, not read */
+export const SET_ASIDE_MAX = 8;
+
+/**
+ * Data dirs earlier etcd-dr runs set aside, beside the data dir (`<dataDir>.etcd-dr-<run id>`) or inside
+ * one that is a mount point (`<dataDir>/etcd-dr-<run id>`), that hold a db: sections `aside_<i>` (path,
+ * change time, db bytes), `aside_<i>_wal` (the WAL's head: member and cluster id) and, while etcd is
+ * stopped on the node, `aside_<i>_status` (the db's revision, read-only as for a live db).
+ */
+function setAsideProbe(data: string): string[] {
+  return [
+    // newest run first: sorted by the run id at the end of the name (21 characters), wherever the dir is
+    `ls -d ${data}.etcd-dr-* ${data}/etcd-dr-* 2>/dev/null | awk '{ print substr($0, length($0) - 20) "\t" $0 }' | sort -r | cut -f 2- | { i=0; while IFS= read -r a; do`,
+    `  case "$a" in *etcd-dr-${RUN_ID_GLOB}) ;; *) continue ;; esac`,
+    '  [ -f "$a/member/snap/db" ] || continue',
+    `  i=$((i + 1)); [ "$i" -le ${SET_ASIDE_MAX} ] || continue`,
+    `  sec aside_$i sh -c ${q('printf "%s\n%s\n%s\n" "$1" "$(stat -c %Z "$1")" "$(stat -c %s "$1/member/snap/db")"')} _ "$a"`,
+    `  sec aside_\${i}_wal sh -c ${q('f=$(ls "$1"/member/wal/*.wal | tail -n 1) && head -c 4096 "$f" | base64 -w0')} _ "$a"`,
+    '  if [ "$svc" != 0 ] && [ "$proc" != 0 ]; then',
+    '    if command -v etcdutl >/dev/null 2>&1; then sec aside_${i}_status etcdutl snapshot status "$a/member/snap/db" -w json;',
+    '    else sec aside_${i}_status env ETCDCTL_API=3 etcdctl snapshot status "$a/member/snap/db" -w json; fi',
+    '  fi',
+    `done; [ "$i" -le ${SET_ASIDE_MAX} ] || sec aside_skipped echo $((i - ${SET_ASIDE_MAX})); }`,
+  ];
 }
 
 export interface Section {

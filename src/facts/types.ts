@@ -59,6 +59,12 @@ export interface DataDirInfo {
   /** data dirs set aside by earlier etcd-dr runs: `<dataDir>.etcd-dr-<run id>`, or `<dataDir>/etcd-dr-<run id>` in a mount point */
   movedAside: string[];
   /**
+   * the data dirs earlier etcd-dr runs set aside that hold a db (`<dataDir>.etcd-dr-<run id>`, or
+   * `<dataDir>/etcd-dr-<run id>` inside a data dir that is a mount point), newest run first: a recovery
+   * weighs them like live data dirs (see src/facts/aside.ts)
+   */
+  setAside?: SetAsideDir[];
+  /**
    * free bytes on the file system where a restore or a join writes a new data dir: the data dir's own
    * (its parent's when it does not exist)
    */
@@ -72,6 +78,21 @@ export interface DataDirInfo {
   mountPoint?: boolean;
   /** the WAL dir the env file sets with ETCD_WAL_DIR, and its file system (plans refuse a WAL apart from the data dir) */
   walDir?: { path: string; fsType?: string; freeBytes?: number; mountPoint: boolean };
+}
+
+/** A data dir an earlier etcd-dr run set aside, as the probe read it (read-only). */
+export interface SetAsideDir {
+  path: string;
+  /** the run that set it aside (from its name) */
+  runId: string;
+  /** when it was set aside: the dir's change time (a rename sets it), ISO */
+  at?: string;
+  dbBytes?: number;
+  walMemberId?: string;
+  walClusterId?: string;
+  /** read only while etcd is stopped on the node, as for a live db */
+  db?: DbStatus;
+  dbError?: string;
 }
 
 export interface EnvInfo {
@@ -128,6 +149,10 @@ export interface NodeFacts {
   healthError?: string;
   /** an etcd-dr lock on this node (another run, or a stale one) */
   lock?: { runId: string; since?: string; holder?: string };
+  /** the lock file exists but is empty: a run crashed between creating and writing it */
+  lockEmpty?: boolean;
+  /** runs whose lock on this node was released at their end (`<lock>.released-<run id>`) */
+  releasedRuns?: string[];
   /** probe problems that did not stop the probe (a command failed, output unparsable) */
   warnings: string[];
   probeMs: number;

@@ -21,9 +21,11 @@ import {
   publishCommands,
   writeEnvScript,
 } from './scripts.js';
+import { emptyLocks } from './emptylock.js';
 import { inventoryFingerprint } from './seal.js';
 import { chooseSurvivor } from './survivor.js';
 import { dataDirRow, layoutOf, refuseWalDir, roomCheck, setAsidePath } from './datadir-layout.js';
+import { refuseUnfinished } from './unfinished.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Plan, type RecoverIntent, type Step } from './types.js';
 
 export interface PlanContext {
@@ -38,6 +40,8 @@ export interface PlanContext {
   holder: string;
   /** how a run of this bastion ended, when it finished: its locks left on nodes are stale (see endedRun) */
   runEnded?: (runId: string) => string | undefined;
+  /** the run's journal is in this bastion's state dir (it can be resumed here) */
+  runHere?: (runId: string) => boolean;
 }
 
 /**
@@ -45,9 +49,10 @@ export interface PlanContext {
  * the plan (said in its warnings); the others are live. `breakRun` is the one run whose lock the lock step
  * breaks (a stale one, or the one --break-lock names); locks of several runs are refused.
  */
-export function otherLocks(ctx: PlanContext, o: { breakLock: boolean; flag: boolean }): { breakRun?: string; warnings: string[] } {
+export function otherLocks(ctx: PlanContext, o: { breakLock: boolean; flag: boolean }): { breakRun?: string; breakEmpty?: boolean; warnings: string[] } {
+  const empty = emptyLocks(ctx.facts.nodes, o);
   const locked = ctx.facts.nodes.filter((n) => n.lock && n.lock.runId !== ctx.runId);
-  if (!locked.length) return { warnings: [] };
+  if (!locked.length) return empty;
   const runs = [...new Set(locked.map((n) => n.lock!.runId))];
   const ended = new Map(runs.flatMap((r) => {
     const how = ctx.runEnded?.(r);
@@ -57,7 +62,7 @@ export function otherLocks(ctx: PlanContext, o: { breakLock: boolean; flag: bool
   if (live.length && !o.breakLock) {
     throw new RefusedError(
       `another etcd-dr run holds the lock: ${live.map((n) => `${n.name} by run ${n.lock!.runId}${n.lock!.holder ? ` (${n.lock!.holder})` : ''}`).join(', ')}`,
-      `wait for it to finish, or \`etcd-dr resume RUN_ID\` it${o.flag ? '; a lock left by a run that is dead is broken with --break-lock' : ''}`,
+      `wait for it to finish, or \`etcd-dr resume ${[...new Set(live.map((n) => n.lock!.runId))].join(' / ')}\` it${ctx.runHere && live.every((n) => !ctx.runHere!(n.lock!.runId)) ? ' on the bastion that started it' : ''}${o.flag ? '; a lock left by a run that is dead is broken with --break-lock' : ''}`,
     );
   }
   if (runs.length > 1) {
@@ -68,7 +73,9 @@ export function otherLocks(ctx: PlanContext, o: { breakLock: boolean; flag: bool
   const how = ended.get(run);
   return {
     breakRun: run,
+    ...(empty.breakEmpty ? { breakEmpty: true } : {}),
     warnings: [
+      ...empty.warnings,
       how
         ? `${on} still hold${locked.length === 1 ? 's' : ''} the lock of run ${run}, which ${how}: a node it could not reach at its end keeps it; this plan takes it over (the old lock is kept beside)`
         : `--break-lock: the lock of run ${run} (${locked.map((n) => n.lock!.holder ?? '?').filter((h, i, a) => a.indexOf(h) === i).join(', ')}) is broken on ${on}; make sure that run is dead`,
@@ -164,19 +171,21 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     );
   }
   const breakRun = lock.breakRun;
+  // a run that set data aside and did not end: said before anything else, it is resumed, not started over
+  const unfinished = refuseUnfinished(ctx, intent);
   const choice = chooseSurvivor(facts.nodes, { survivor: intent.survivor, exclude: intent.exclude });
   const survivor = specOf(choice.name);
   const survivorFacts = factOf(choice.name);
   const reachable = facts.nodes.filter((n) => n.reachable).map((n) => n.name);
   const members = inventory.nodes.filter((s) => !intent.exclude.includes(s.name));
   const joiners = members.filter((s) => s.name !== survivor.name);
-  const warnings = [...choice.warnings, ...lock.warnings];
+  const warnings = [...choice.warnings, ...lock.warnings, ...unfinished];
   for (const x of intent.exclude) warnings.push(`${x} is excluded: the cluster comes back without it (${members.length} members); add it later with scale-out`);
   // every member writes a new data dir beside the one moved aside: the survivor by the restore, the others
   // from the leader's snapshot; a full disk fails that step (nothing is lost), but a reviewer should know first
   // (in a data dir that is a mount point that is refused instead: see datadir-layout.ts)
   for (const m of members) refuseWalDir(m, factOf(m.name));
-  const dbBytes = survivorFacts.dataDir?.dbBytes;
+  const dbBytes = choice.source ? survivorFacts.dataDir?.setAside?.find((d) => d.path === choice.source!.path)?.dbBytes : survivorFacts.dataDir?.dbBytes;
   if (dbBytes !== undefined) {
     for (const m of members) {
       const w = roomCheck(m, factOf(m.name), dbBytes, m.name === survivor.name ? 'the restore' : 'its copy of the db from the leader');
@@ -196,8 +205,8 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     slug: 'lock',
     phase: 'lock',
     nodes: reachable,
-    action: { type: 'lock', ...(breakRun ? { breakRun } : {}) },
-    commands: [lockScript(ctx.lockFile, runId, ctx.holder, breakRun)],
+    action: { type: 'lock', ...(breakRun ? { breakRun } : {}), ...(lock.breakEmpty ? { breakEmpty: true } : {}) },
+    commands: [lockScript(ctx.lockFile, runId, ctx.holder, breakRun, lock.breakEmpty)],
     why: 'a second etcd-dr run against this cluster is refused while this one works',
   });
   add({
@@ -221,11 +230,14 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
       commands: [moveAsideScript(m.etcd.dataDir, aside(m), inside)],
       why:
         m.name === survivor.name
-          ? 'the survivor is restored from this copy; nothing is deleted'
+          ? choice.source
+            ? `the survivor is restored from ${choice.source.path}, which holds fresher data; this one is kept beside too, untouched`
+            : 'the survivor is restored from this copy; nothing is deleted'
           : 'the member rejoins with an empty data dir; its old data stays beside it, untouched',
     });
   }
-  const survivorDb = `${aside(survivor)}/member/snap/db`;
+  // the freshest data may sit in a dir an interrupted run set aside: the restore reads that db, read-only
+  const survivorDb = choice.source?.db ?? `${aside(survivor)}/member/snap/db`;
   const backupPath = intent.localBackup ? `${intent.backupDir}/${runId}/${survivor.name}-db` : undefined;
   const alongside = !intent.backupBeforeRestore;
   if (backupPath) {
@@ -397,10 +409,11 @@ export function planRecover(ctx: PlanContext, intent: RecoverIntent): Plan {
     facts: canonFacts(facts.nodes),
     summary:
       `Recover cluster ${inventory.cluster.name} from ${survivor.name}'s data` +
+      (choice.source ? ` set aside by run ${choice.source.runId} (${choice.source.path})` : '') +
       (joiners.length ? `, then re-add ${joiners.map((j) => j.name).join(', ')} one at a time${intent.learner ? ' as learners' : ''}` : '') +
       (intent.exclude.length ? `; ${intent.exclude.join(', ')} left out` : '') +
       '.',
-    survivor: { name: choice.name, reason: choice.reason, evidence: choice.evidence },
+    survivor: { name: choice.name, reason: choice.reason, evidence: choice.evidence, ...(choice.source ? { source: choice.source } : {}) },
     finalMembers: members.map((m) => m.name),
     dataDirs: members.filter((m) => factOf(m.name).dataDir?.exists).map((m) => dataDirRow(m, factOf(m.name), runId)),
     warnings: [...warnings, ...envLintWarnings(inventory, facts)],

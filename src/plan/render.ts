@@ -22,7 +22,7 @@ function mib(bytes?: number): string {
 
 function evidenceCells(r: EvidenceRow, chosen: string): string[] {
   return [
-    r.node === chosen ? `${r.node} ←` : r.node,
+    (r.chosen ?? (r.node === chosen && r.state !== 'set-aside')) ? `${r.node} ←` : r.node,
     r.state,
     r.hasDb ? 'yes' : 'no',
     mib(r.dbBytes),

@@ -13,17 +13,26 @@ export { etcdctlPrefix };
 
 const HEAD = 'set -eu';
 
+/**
+ * `durable PATH…`: fsync a file or a directory (coreutils 8.24+ `sync FILE`); an older sync that takes no
+ * operand, or none at all, falls back to syncing everything. A file is synced before the rename that makes
+ * it visible, and its directory after the rename, so a power cut never shows an empty or half-written file.
+ */
+const DURABLE = 'durable() { sync "$@" 2>/dev/null || sync; }';
+
 
 /**
  * Take the lock. `breakRun`: the run id of a lock the user chose to break (--break-lock, shown in the plan);
  * that lock file is kept beside as history, and only a lock of exactly that run is broken.
  */
-export function lockScript(lockFile: string, runId: string, holder: string, breakRun?: string): string {
+export function lockScript(lockFile: string, runId: string, holder: string, breakRun?: string, breakEmpty?: boolean): string {
   const content = `run=${runId}\nholder=${holder}\n`;
   return [
     HEAD,
     `f=${q(lockFile)}`,
     ...(breakRun ? [`if [ -e "$f" ] && grep -qx ${q(`run=${breakRun}`)} "$f"; then mv -f "$f" "$f".broken-by-${q(runId)}; fi`] : []),
+    // a lock file without a run line (created, never written: a crash between the two) is set aside, kept
+    ...(breakEmpty ? [`if [ -e "$f" ] && ! grep -q '^run=' "$f"; then mv -f "$f" "$f".empty-broken-by-${q(runId)}; fi`] : []),
     'if [ -e "$f" ]; then',
     `  if grep -qx ${q(`run=${runId}`)} "$f"; then echo etcd-dr:already; exit 0; fi`,
     '  echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3',
@@ -31,6 +40,23 @@ export function lockScript(lockFile: string, runId: string, holder: string, brea
     'mkdir -p "$(dirname "$f")"',
     // noclobber: two runs racing for the lock cannot both win
     `( set -C; printf %s ${q(content)} > "$f" ) || { echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3; }`,
+    DURABLE,
+    'durable "$f"; durable "$(dirname "$f")"',
+    'echo etcd-dr:done',
+  ].join('\n');
+}
+
+/**
+ * Set aside a lock file that names no run (created, never written: a crash between the two); a lock of a
+ * run is left alone. Nothing is deleted: it becomes `<lock>.empty-cleared-<time>`.
+ */
+export function clearEmptyLockScript(lockFile: string): string {
+  return [
+    HEAD,
+    `f=${q(lockFile)}`,
+    'if [ ! -e "$f" ]; then echo etcd-dr:already; exit 0; fi',
+    `if grep -q '^run=' "$f"; then echo "etcd-dr:held-by $(grep ^run= "$f" | cut -d= -f2)" >&2; exit 3; fi`,
+    'mv -f "$f" "$f".empty-cleared-"$(date +%s)"',
     'echo etcd-dr:done',
   ].join('\n');
 }
@@ -229,12 +255,17 @@ export function writeEnvScript(p: { path: string; backup: string; beforeSha256: 
     `if [ -e "$f" ]; then cur=$(sha256sum "$f" 2>/dev/null | cut -d" " -f1 || true); else cur=${EMPTY_SHA256}; fi`,
     `if [ "$cur" = ${q(p.afterSha256)} ]; then echo etcd-dr:already; exit 0; fi`,
     `if [ "$cur" != ${q(p.beforeSha256)} ]; then echo "etcd-dr:changed-since-plan $f sha256=$cur" >&2; exit 3; fi`,
-    'if [ -e "$f" ]; then [ -e "$bak" ] || cp -p "$f" "$bak"; else [ -e "$bak.absent" ] || : > "$bak.absent"; fi',
+    DURABLE,
+    // the backup is written beside, synced, then renamed into place: it exists whole or not at all
+    'if [ -e "$f" ]; then',
+    '  if [ ! -e "$bak" ]; then btmp=$(mktemp "$(dirname "$bak")/.$(basename "$bak").etcd-dr.XXXXXX"); cp -p "$f" "$btmp"; durable "$btmp"; mv -f "$btmp" "$bak"; durable "$(dirname "$bak")"; fi',
+    'else [ -e "$bak.absent" ] || { : > "$bak.absent"; durable "$(dirname "$bak")"; }; fi',
     'tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
     `printf %s ${q(p.content)} > "$tmp"`,
     'if [ -e "$f" ]; then chmod --reference="$f" "$tmp"; chown --reference="$f" "$tmp"; else chmod 0640 "$tmp"; fi',
-    'sync "$tmp" 2>/dev/null || true',
+    'durable "$tmp"',
     'mv -f "$tmp" "$f"',
+    'durable "$(dirname "$f")"',
     `[ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(p.afterSha256)} ] || { echo etcd-dr:write-mismatch >&2; exit 1; }`,
     'echo etcd-dr:done',
   ].join('\n');
@@ -248,9 +279,10 @@ export function restoreEnvScript(path: string, backup: string, runId: string): s
   return [
     HEAD,
     `f=${q(path)}; bak=${q(backup)}`,
+    DURABLE,
     'if [ -e "$bak" ]; then',
     '  tmp=$(mktemp "$(dirname "$f")/.$(basename "$f").etcd-dr.XXXXXX")',
-    '  cp -p "$bak" "$tmp" && mv -f "$tmp" "$f"',
+    '  cp -p "$bak" "$tmp"; durable "$tmp"; mv -f "$tmp" "$f"; durable "$(dirname "$f")"',
     '  echo etcd-dr:done; exit 0',
     'fi',
     'if [ -e "$bak.absent" ]; then',

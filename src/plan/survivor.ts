@@ -1,9 +1,12 @@
 import { RefusedError } from '../util/errors.js';
 import type { NodeFacts } from '../facts/types.js';
+import { dataSources, rankSources, sourceLabel, type DataSource } from './sources.js';
 import type { EvidenceRow } from './types.js';
 
 export interface SurvivorChoice {
   name: string;
+  /** the survivor's freshest data is in a dir an earlier run set aside, not in its data dir */
+  source?: { path: string; db: string; runId: string; at?: string };
   reason: string;
   evidence: EvidenceRow[];
   warnings: string[];
@@ -36,13 +39,26 @@ export function evidenceRow(n: NodeFacts, excluded: boolean): EvidenceRow {
   return row;
 }
 
+/** An evidence row of a set-aside data dir: weighed like the live ones. */
+export function asideEvidenceRow(s: DataSource): EvidenceRow {
+  const row: EvidenceRow = { node: s.node, state: 'set-aside', hasDb: true, source: s.path };
+  if (s.dbBytes !== undefined) row.dbBytes = s.dbBytes;
+  if (s.revision !== undefined) row.revision = s.revision;
+  if (s.totalKey !== undefined) row.totalKey = s.totalKey;
+  if (s.clusterId) row.clusterId = s.clusterId;
+  row.note = `${s.path}: set aside by run ${s.runId}${s.at ? ` at ${s.at}` : ''}${s.error ? `; ${s.error}` : ''}`;
+  return row;
+}
+
 /**
- * Picks the member whose data is the freshest: the highest db revision, ties broken by inventory order.
+ * Picks the freshest data: the highest db revision over every member's live data dir and every data dir
+ * an earlier run set aside on it (see sources.ts); ties go to a live data dir, then inventory order.
  * Refuses when the candidates come from different clusters or none has readable data.
  */
 export function chooseSurvivor(nodes: NodeFacts[], opts: { survivor?: string; exclude: string[] }): SurvivorChoice {
-  const evidence = nodes.map((n) => evidenceRow(n, opts.exclude.includes(n.name)));
-  const candidates = nodes.filter((n) => !opts.exclude.includes(n.name) && n.reachable && n.dataDir?.hasDb);
+  const { candidates } = dataSources(nodes, opts.exclude);
+  const asideRows = new Map(candidates.filter((c) => !c.live).map((c) => [c, asideEvidenceRow(c)]));
+  const evidence = nodes.flatMap((n) => [evidenceRow(n, opts.exclude.includes(n.name)), ...candidates.filter((c) => !c.live && c.node === n.name).map((c) => asideRows.get(c)!)]);
   if (candidates.length === 0) {
     throw new RefusedError(
       'no reachable member has a data dir with a db to recover from',
@@ -50,9 +66,8 @@ export function chooseSurvivor(nodes: NodeFacts[], opts: { survivor?: string; ex
     );
   }
   const ids = new Map<string, string[]>();
-  for (const n of candidates) {
-    const cid = n.endpoint?.clusterId ?? n.dataDir?.walClusterId;
-    if (cid) ids.set(cid, [...(ids.get(cid) ?? []), n.name]);
+  for (const c of candidates) {
+    if (c.live && c.clusterId) ids.set(c.clusterId, [...(ids.get(c.clusterId) ?? []), c.node]);
   }
   if (ids.size > 1) {
     throw new RefusedError(
@@ -60,50 +75,59 @@ export function chooseSurvivor(nodes: NodeFacts[], opts: { survivor?: string; ex
       'recover from one cluster only: leave the others out with --exclude NAME, after checking which cluster is the right one',
     );
   }
-  const ranked = candidates
-    .map((n, order) => ({ n, order, rev: dataRevision(n) }))
-    .sort((a, b) => (b.rev ?? -1) - (a.rev ?? -1) || a.order - b.order);
+  const ranked = rankSources(candidates);
   const best = ranked[0]!;
-  if (best.rev === undefined) {
+  if (best.revision === undefined) {
     throw new RefusedError(
-      `the revision of no candidate's data could be read (${candidates.map((n) => `${n.name}: ${n.dataDir?.dbError ?? 'unknown'}`).join('; ')})`,
+      `the revision of no candidate's data could be read (${candidates.map((c) => `${sourceLabel(c)}: ${c.error ?? 'unknown'}`).join('; ')})`,
       'name the survivor yourself with --survivor NAME once you know which member has the freshest data',
     );
   }
   const warnings: string[] = [];
-  for (const r of ranked) if (r.n.dataDir?.dbError) warnings.push(`${r.n.name}: ${r.n.dataDir.dbError}`);
+  for (const r of ranked) if (r.error && r.live) warnings.push(`${r.node}: ${r.error}`);
   // a db whose revision could not be read (its tool printed something else, or failed) may be the freshest
-  const unreadable = ranked.filter((r) => r.rev === undefined && r.n.dataDir?.dbError);
+  const unreadable = ranked.filter((r) => r.revision === undefined && r.error);
   if (unreadable.length && !opts.survivor) {
-    const names = unreadable.map((r) => r.n.name);
+    const names = [...new Set(unreadable.map((r) => r.node))];
     throw new RefusedError(
-      `the revision of the data of ${names.join(', ')} could not be read, so the freshest member is not known: ` +
-        `recovering from another member could lose writes (${unreadable.map((r) => `${r.n.name}: ${r.n.dataDir!.dbError}`).join('; ')})`,
+      `the revision of the data of ${unreadable.map(sourceLabel).join(', ')} could not be read, so the freshest member is not known: ` +
+        `recovering from another member could lose writes (${unreadable.map((r) => `${sourceLabel(r)}: ${r.error}`).join('; ')})`,
       `check ${names.join(', ')} (\`etcd-dr status\` shows what was read there); then name the survivor with --survivor NAME, ` +
         `or leave ${names.length > 1 ? 'them' : 'it'} out with ${names.map((n) => `--exclude ${n}`).join(' ')}`,
     );
   }
-  const tied = ranked.filter((r) => r.rev === best.rev).map((r) => r.n.name);
+  const pick = (s: DataSource, reason: string): SurvivorChoice => {
+    for (const row of evidence) row.chosen = s.live ? row.node === s.node && row.state !== 'set-aside' : row.source === s.path && row.node === s.node;
+    if (!s.live) {
+      warnings.push(
+        `${s.node}'s freshest data is not in its data dir but in ${s.path}, set aside by run ${s.runId}${s.at ? ` at ${s.at}` : ''} ` +
+          '(an interrupted run): the restore reads that db and keeps the dir as it is',
+      );
+    }
+    return { name: s.node, reason, evidence, warnings, ...(s.live ? {} : { source: { path: s.path, db: s.db, runId: s.runId!, ...(s.at ? { at: s.at } : {}) } }) };
+  };
+  const label = (r: DataSource) => `${sourceLabel(r)} ${r.revision ?? 'unknown'}`;
+  const tied = ranked.filter((r) => r.revision === best.revision);
   if (opts.survivor) {
-    const chosen = ranked.find((r) => r.n.name === opts.survivor);
+    const chosen = ranked.find((r) => r.node === opts.survivor);
     if (!chosen) {
       const why = nodes.some((n) => n.name === opts.survivor)
         ? 'it is excluded, unreachable or has no db'
         : 'no node of the inventory has that name';
-      throw new RefusedError(`--survivor ${opts.survivor} cannot be used: ${why}`, `candidates: ${candidates.map((n) => n.name).join(', ')}`);
+      throw new RefusedError(`--survivor ${opts.survivor} cannot be used: ${why}`, `candidates: ${[...new Set(candidates.map((c) => c.node))].join(', ')}`);
     }
-    if ((chosen.rev ?? -1) < best.rev) {
+    if ((chosen.revision ?? -1) < best.revision) {
       warnings.push(
-        `--survivor ${opts.survivor} is NOT the freshest member: its data reaches revision ${chosen.rev ?? 'unknown'}, ` +
-          `${best.n.name}'s reaches ${best.rev}; writes after revision ${chosen.rev ?? '?'} will be lost`,
+        `--survivor ${opts.survivor} is NOT the freshest member: its data reaches revision ${chosen.revision ?? 'unknown'}, ` +
+          `${sourceLabel(best)}'s reaches ${best.revision}; writes after revision ${chosen.revision ?? '?'} will be lost`,
       );
     }
-    return { name: opts.survivor, reason: `chosen with --survivor (revision ${chosen.rev ?? 'unknown'})`, evidence, warnings };
+    return pick(chosen, `chosen with --survivor (revision ${chosen.revision ?? 'unknown'}${chosen.live ? '' : `, from ${chosen.path}`})`);
   }
-  const others = ranked.slice(1).map((r) => `${r.n.name} ${r.rev ?? 'unknown'}`);
+  const others = ranked.slice(1).map(label);
   const reason =
-    `highest revision: ${best.n.name} ${best.rev}` +
+    `highest revision: ${label(best)}` +
     (others.length ? ` (others: ${others.join(', ')})` : '') +
-    (tied.length > 1 ? `; tied with ${tied.slice(1).join(', ')}, first in inventory order wins` : '');
-  return { name: best.n.name, reason, evidence, warnings };
+    (tied.length > 1 ? `; tied with ${tied.slice(1).map(sourceLabel).join(', ')}, ${best.live && tied.some((t) => !t.live) ? 'a live data dir, then ' : ''}first in inventory order wins` : '');
+  return pick(best, reason);
 }

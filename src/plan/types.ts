@@ -52,8 +52,8 @@ export type Phase = 'lock' | 'hook' | 'stop' | 'backup' | 'restore' | 'first-mem
 
 /** What a step does; the executor has one handler per action. Parameters are all the handler needs. */
 export type Action =
-  /** `breakRun`: the run whose lock is broken (--break-lock) */
-  | { type: 'lock'; breakRun?: string }
+  /** `breakRun`: the run whose lock is broken (--break-lock); `breakEmpty`: an empty lock file is set aside (--break-lock) */
+  | { type: 'lock'; breakRun?: string; breakEmpty?: boolean }
   | { type: 'stop-etcd' }
   /**
    * set a data dir aside. `inside`: the data dir is a mount point; its member/ dir moves into `to`
@@ -132,7 +132,11 @@ export interface Step {
 
 export interface EvidenceRow {
   node: string;
-  state: 'running' | 'stopped' | 'unreachable' | 'excluded';
+  state: 'running' | 'stopped' | 'unreachable' | 'excluded' | 'set-aside';
+  /** a set-aside row: the dir that holds the data (an earlier run set it aside) */
+  source?: string;
+  /** the row the plan restores from */
+  chosen?: boolean;
   hasDb: boolean;
   dbBytes?: number;
   revision?: number;
@@ -160,7 +164,8 @@ export interface Plan {
   /** the facts behind the digest, so a refusal can say what changed */
   facts: CanonFacts;
   summary: string;
-  survivor?: { name: string; reason: string; evidence: EvidenceRow[] };
+  /** `source`: the survivor's data is restored from a dir an earlier run set aside, not from its data dir */
+  survivor?: { name: string; reason: string; evidence: EvidenceRow[]; source?: { path: string; db: string; runId: string; at?: string } };
   /** members of the cluster once the plan has run */
   finalMembers: string[];
   /** the data dirs the plan sets aside, each with its layout (beside it, or inside a mount point) and file system */

@@ -168,7 +168,7 @@ describe('planScaleOut', () => {
     // without that knowledge (another bastion's run, or one that may go on) it stays refused, without a flag to name
     const e = refusal(() => planScaleOut(ctx(cluster([1, 2, 3], 4, per)), { kind: 'scale-out', nodes: ['etcd4'] }));
     expect(e.message).toBe('another etcd-dr run holds the lock: etcd4 by run 20261124-190000-0ld1 (ops@bastion)');
-    expect(e.hint).toBe('wait for it to finish, or `etcd-dr resume RUN_ID` it');
+    expect(e.hint).toBe("wait for it to finish, or `etcd-dr resume 20261124-190000-0ld1` it");
   });
 
   it("warns when a new node lacks room for the leader's db and a 64 MB WAL", () => {
