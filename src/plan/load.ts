@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Inventory } from '../inventory/types.js';
 import { RUN_ID_RE } from '../apply/rundir.js';
 import { EXIT, ExitError } from '../util/errors.js';
+import { planInventoryProblems } from './inventory-check.js';
 import { inventoryFingerprint, planDigest } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type ActionType, type Plan } from './types.js';
 
@@ -99,6 +100,15 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
       }
     }
   });
+  // a digest can be recomputed by whoever edits the plan: every action must still name the inventory's things
+  const problems = planInventoryProblems(doc as unknown as Plan, inventory);
+  if (problems.length) {
+    throw new ExitError(
+      `${file}: the plan names what the inventory ${inventory.file} does not give:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      EXIT.badInput,
+      'this is not a plan etcd-dr made from this inventory: make a new plan with `etcd-dr plan … -o plan.json` and review that one',
+    );
+  }
   return doc as unknown as Plan;
 }
 
