@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { breakAllDown, etcdctlInNode, labExec, loadKeys, type LabState } from '../../src/lab/index.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
 import { keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
 
 const T = 600_000;
@@ -26,8 +27,11 @@ const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
 const STOP_HOOK = pathToFileURL(join(process.cwd(), 'test', 'support', 'stop-after-step.mjs')).href;
 const NAMES = ['etcd1', 'etcd2', 'etcd3'];
 const children = new Set<ChildProcess>();
+const table = new FaultTable('interrupted', 'A recovery killed halfway, then started over (a stale member left as the only live data dir)');
+const suiteStart = Date.now();
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
+  table.save({ lab: '3 nodes on 127.0.110.x (etcd 3.4) and 127.0.111.x (etcd 3.5)', data: '500 keys, then 101 written while etcd3 was stopped, per case', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -86,7 +90,7 @@ async function sha256On(lab: LabState, node: string, path: string): Promise<stri
 }
 
 /** What must hold on the nodes after the recovery: every key and value, the count, hashkv, membership. */
-async function expectEveryKey(lab: LabState, before: Map<string, string>, latePrefix: string): Promise<void> {
+async function expectEveryKey(lab: LabState, before: Map<string, string>, latePrefix: string): Promise<string> {
   for (const n of NAMES) {
     const after = await keysOf(lab, n);
     expect(lostOrChanged(before, after)).toEqual([]);
@@ -101,6 +105,7 @@ async function expectEveryKey(lab: LabState, before: Map<string, string>, latePr
   const list = await membersOf(lab, 'etcd1');
   expect(list.map((m) => m.name).sort()).toEqual(NAMES);
   expect(list.every((m) => m.started && !m.isLearner)).toBe(true);
+  return `${before.size} of ${before.size} keys with their values on each member (the 101 late ones too), hashkv equal on 3 members, 3 started voting members`;
 }
 
 describe.each([
@@ -137,7 +142,14 @@ describe.each([
     const r = await runCli(['resume', x, '-i', lab.inventoryPath, '--state-dir', state]);
     expect(r.stderr).not.toMatch(/FAIL/);
     expect(r.code).toBe(0);
-    await expectEveryKey(lab, before, '/registry/late1/');
+    const kept = await expectEveryKey(lab, before, '/registry/late1/');
+    const said = (e: string) => e.trim().split('\n').filter((l) => l.startsWith('etcd-dr:') || l.startsWith('  ')).join(' ').slice(0, 400);
+    table.add({
+      fault: `etcd ${version}: etcd3 stopped early, writes went on, all members stopped; \`recover --yes\` SIGKILLed right after 04-move-aside-etcd2 (etcd1's and etcd2's data dirs set aside, etcd3's stale one left); then a fresh \`recover --yes\` on the same bastion and from another state dir`,
+      expected: 'both refused before anything is touched, pointing to `resume RUN`; nothing changes on any node; `resume` finishes with every key',
+      seen: `same bastion exit ${same.code}: ${said(same.stderr)}; other state dir exit ${other.code}; node listings unchanged; resume exit ${r.code}; ${kept}`,
+      pass: true,
+    });
   }, T);
 
   it('recover --break-lock from another bastion restores from the freshest data, set aside beside a data dir, keeps that dir, and every key', async () => {
@@ -160,10 +172,16 @@ describe.each([
     expect(r.stderr).not.toMatch(/FAIL/);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`from etcd1's data set aside by run ${z} (/var/lib/etcd.etcd-dr-${z})`);
-    await expectEveryKey(lab, before, '/registry/late2/');
+    const kept = await expectEveryKey(lab, before, '/registry/late2/');
     // the set-aside dir it restored from is kept as it was; etcd3's stale data dir was moved aside, not
     // deleted (beside the one the resumed run of the first test set aside)
     expect(await sha256On(lab, 'etcd1', asideDb)).toBe(sha);
     expect((await labExec(lab, 'etcd3', ['sh', '-c', 'ls -d /var/lib/etcd.etcd-dr-*/member/snap/db | wc -l'])).stdout.trim()).toBe('2');
+    table.add({
+      fault: `etcd ${version}: the same interrupted run, then \`recover --yes --break-lock\` from another state dir (the first bastion's journal lost)`,
+      expected: "the plan restores from the freshest data, set aside beside etcd1's data dir, and shows where it comes from; that dir is kept as it was; every key",
+      seen: `plan: survivor etcd1 from ${p.survivor!.source!.path} (evidence row marked, markdown says "set aside by run"); recover exit ${r.code}; ${kept}; the set-aside db's sha256 unchanged`,
+      pass: true,
+    });
   }, T);
 });
