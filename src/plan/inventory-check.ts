@@ -18,7 +18,7 @@ export function planInventoryProblems(plan: Plan, inventory: Inventory): string[
   if (plan.lockFile !== DEFAULT_LOCK_FILE) out.push(`lockFile: ${JSON.stringify(plan.lockFile)} is not etcd-dr's lock file ${DEFAULT_LOCK_FILE}`);
   /** a set-aside path of `n`: beside its data dir, or inside it (a data dir that is a mount point), named by a run */
   const asidePath = (n: NodeSpec, p: unknown) =>
-    typeof p === 'string' && !p.includes('/../') && (p.startsWith(`${n.etcd.dataDir}.etcd-dr-`) || p.startsWith(`${n.etcd.dataDir}/.etcd-dr-`)) && /etcd-dr-\d{8}T\d{6}Z-[0-9a-f]{4}(\/member\/snap\/db)?$/.test(p);
+    typeof p === 'string' && !p.includes('/../') && (p.startsWith(`${n.etcd.dataDir}.etcd-dr-`) || p.startsWith(`${n.etcd.dataDir}/etcd-dr-`)) && /etcd-dr-\d{8}T\d{6}Z-[0-9a-f]{4}(\/member\/snap\/db)?$/.test(p);
   const cluster = (at: string, value: string | undefined) => {
     if (value === undefined) return;
     try {
