@@ -53,6 +53,10 @@ describe('--json: one document on stdout from every command', () => {
   }, T);
 
   it('status, and the plans: a refusal is a document too', async () => {
+    const shown = await cli(['inventory', 'show', ...inv()]);
+    expect(shown.code).toBe(0);
+    expect(doc(shown, 'inventory show').nodes).toHaveLength(4);
+
     const st = await cli(['status', ...inv()]);
     expect(st.code).toBe(0);
     expect(doc(st, 'status').assessment.verdict).toBe('healthy');

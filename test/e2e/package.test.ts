@@ -1,12 +1,12 @@
 /**
  * etcd-dr as people install it: `npm pack`, then `npm install -g` of the tarball into a clean prefix, then
- * the installed command from a fresh directory with a fresh $HOME: `--help`, `show` of a saved plan, and
- * the demo (a 3-node lab on 127.0.142.x, with --json: one document). The package carries its licence,
+ * the installed command from a fresh directory with a fresh $HOME: `--help`, `inventory show`, `show` of
+ * a saved plan, and the demo (a 3-node lab on 127.0.142.x, with --json: one document). The package carries its licence,
  * docs and example inventory; nothing is written inside the installed package, and the run's files land
  * in $HOME/.local/state/etcd-dr.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { tempDir } from '../support/cli.js';
 
@@ -73,6 +73,19 @@ describe('the installed package', () => {
     expect((await run(['recover', '-h'])).stdout).toMatch(/Examples:[^]*Exit codes: 0 /);
     const v = await run(['--version']);
     expect(v.stdout.trim()).toBe((JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  it('inventory show: how each node of ./inventory.yaml will be reached, connecting to none', async () => {
+    const nodes = [1, 2, 3].map((i) => `  - { name: etcd${i}, host: k2-master0${i}, address: 192.0.2.${i} }\n`).join('');
+    writeFileSync(join(cwd, 'inventory.yaml'), `cluster:\n  name: k2\nnodes:\n${nodes}`);
+    const text = await run(['inventory', 'show']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^etcd1 \(192\.0\.2\.1\): [^]*route +direct/m);
+    const json = await run(['inventory', 'show', '--json']);
+    expect(json.code).toBe(0);
+    const doc = JSON.parse(json.stdout) as { command: string; nodes: { name: string; host: string; port: number }[] };
+    expect(doc.command).toBe('inventory show');
+    expect(doc.nodes.map((n) => [n.name, n.host, n.port])).toEqual([['etcd1', '192.0.2.1', 22], ['etcd2', '192.0.2.2', 22], ['etcd3', '192.0.2.3', 22]]);
   });
 
   it('the demo runs from the installed package and writes nothing inside it', async () => {
