@@ -52,7 +52,7 @@ describe('--json: one document on stdout from every command', () => {
     expect(doc(await cli(['lab', 'power-on', '--dir', dir, 'etcd4']), 'lab power-on').exitCode).toBe(0);
   }, T);
 
-  it('status, and the plans: a refusal is a document too', async () => {
+  it('inventory show, status, unlock, and the plans: a refusal is a document too', async () => {
     const shown = await cli(['inventory', 'show', ...inv()]);
     expect(shown.code).toBe(0);
     expect(doc(shown, 'inventory show').nodes).toHaveLength(4);
@@ -60,6 +60,13 @@ describe('--json: one document on stdout from every command', () => {
     const st = await cli(['status', ...inv()]);
     expect(st.code).toBe(0);
     expect(doc(st, 'status').assessment.verdict).toBe('healthy');
+
+    const un = await cli(['unlock', '--empty', ...inv()]);
+    expect(un.code).toBe(0);
+    expect(doc(un, 'unlock')).toMatchObject({ cleared: {} });
+    const unBad = await cli(['unlock', ...inv()]);
+    expect(unBad.code).toBe(2);
+    expect(doc(unBad, 'unlock')).toMatchObject({ kind: 'bad-input', error: expect.stringContaining('--empty') });
 
     const refused = await cli(['plan', 'recover', ...inv()]);
     expect(refused.code).toBe(3);
