@@ -19,6 +19,7 @@ import { breakAllDown, labExec, loadKeys, type LabState } from '../../src/lab/in
 import type { Plan } from '../../src/plan/types.js';
 import { EXIT } from '../../src/util/errors.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
 import { keysOf, nodeFingerprint } from '../support/keys.js';
 import { children, describeJudged, etcdDr, heldAtStep, judge, judgedOk } from '../support/runs.js';
 
@@ -28,6 +29,9 @@ const ALL = ['etcd1', 'etcd2', 'etcd3'];
 
 let lab: LabState;
 let tmpfs: string | undefined;
+const table = new FaultTable('journal', "The run's files on the bastion: its lock, a damaged journal, a full disk");
+const suiteStart = Date.now();
+const firstLine = (s: string) => s.split('\n').find((l) => l.startsWith('etcd-dr: ') && !l.startsWith('etcd-dr: note')) ?? s.slice(0, 200);
 
 beforeAll(async () => {
   lab = await startLab(BASE, { etcd: '3.4' });
@@ -36,6 +40,7 @@ beforeAll(async () => {
 }, T);
 
 afterAll(async () => {
+  table.save({ etcd: '3.4', lab: `3 nodes on ${BASE}x`, data: '300 keys + 4 × 1 MiB values', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
   for (const c of children) c.kill('SIGKILL');
   if (tmpfs) execFileSync('umount', ['-l', tmpfs]);
   await stopLab(lab);
@@ -59,6 +64,12 @@ test('run dir lock, damaged journals refused with what the nodes show, an old jo
   const second = await runCli(['resume', ...inv(), '--state-dir', state]);
   expect(second.code).toBe(EXIT.refused);
   expect(second.stderr).toContain(`run ${runId} is being run by another etcd-dr process: pid ${first.pid}`);
+  table.add({
+    fault: '`resume` of a run while the process that runs it is still alive (held right after its lock step)',
+    expected: 'refused (exit 3) naming the pid that holds the run; nothing done',
+    seen: `exit ${second.code}: "${firstLine(second.stderr)}"`,
+    pass: true,
+  });
   first.child.kill('SIGKILL');
   await first.exit;
 
@@ -83,6 +94,13 @@ test('run dir lock, damaged journals refused with what the nodes show, an old jo
     expect({ what, code: r.code }).toEqual({ what, code: EXIT.refused });
     for (const e of expected) expect({ what, stderr: r.stderr }).toEqual({ what, stderr: expect.stringMatching(e) });
     expect(readFileSync(run.journalPath, 'utf8')).toBe(journal);
+    const reason = r.stderr.split('\n').find((l) => /^  - (line \d+: )?(its|it has|this line)/.test(l)) ?? firstLine(r.stderr);
+    table.add({
+      fault: `the journal of an interrupted recovery (killed after its data dirs were set aside) ${what}; \`resume\``,
+      expected: 'refused (exit 3) with what the journal still says and what each node shows (etcd, the run’s lock, data dirs set aside); nothing changes on a node',
+      seen: `exit ${r.code}: ${reason.trim()}; the nodes shown: ${r.stderr.includes('holds this run’s lock') ? 'holding the run’s lock, data dirs set aside' : '?'}`,
+      pass: true,
+    });
     return r.stderr;
   };
   // what the nodes show: all three stopped, holding this run's lock, their data dirs set aside
@@ -113,6 +131,12 @@ test('run dir lock, damaged journals refused with what the nodes show, an old jo
   expect(done.sort()).toEqual(plan.steps.map((s) => s.id).sort());
   expect(run.check().problems).toEqual([]);
   expect(existsSync(join(run.dir, 'run.lock'))).toBe(false);
+  table.add({
+    fault: 'the same journal as an older etcd-dr wrote it (no sequence numbers, no checksums, no head file), after the process holding the run was SIGKILLed (its run.lock left behind)',
+    expected: 'the dead process’s lock is taken over; `resume` says the journal has no checksums and finishes: every key, hashkv equal, each step done once',
+    seen: `stale lock moved beside; resume exit ${resumed.code}; ${describeJudged(j)}; ${done.length} steps done for ${plan.steps.length} in the plan`,
+    pass: true,
+  });
 }, T);
 
 test('a full bastion disk during the db copy: exit 8 naming the path and the room; resume after room is made keeps every key', async () => {
@@ -147,4 +171,10 @@ test('a full bastion disk during the db copy: exit 8 naming the path and the roo
   const sha = createHash('sha256').update(readFileSync(a.localPath)).digest('hex');
   expect(readFileSync(`${a.localPath}.sha256`, 'utf8')).toMatch(new RegExp(`^${sha}  `));
   expect((await labExec(lab, b.node!, ['sha256sum', a.remoteDb])).stdout).toMatch(new RegExp(`^${sha} `));
+  table.add({
+    fault: "the state dir on a 1 MiB tmpfs: no room for the survivor's db copy during `recover` (all members down)",
+    expected: 'the plan warns; the run ends with exit 8 naming the path, the room needed and how to go on; no incomplete copy left; after room is made `resume` finishes with every key and a copy matching the db',
+    seen: `recover exit ${r.code}: "${r.stderr.split('\n').find((l) => l.includes('cannot write')) ?? firstLine(r.stderr)}"; backups left: none; after a remount with 64 MiB, resume exit ${resumed.code}; ${describeJudged(j)}; copy sha256 matches the db kept aside`,
+    pass: true,
+  });
 }, T);
