@@ -20,6 +20,8 @@ export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { log
   // the run's log file is made only once the inventory is valid: bad input leaves nothing behind
   const file = typeof opts.logFile === 'function' ? opts.logFile() : opts.logFile;
   const log = createLogger({ level: args['log-level'] as LogLevel, stderr: ctx.stderr, file, scrub });
+  // how the inventory was read (e.g. no ssh program: the ssh config was not used) is worth a line
+  for (const note of inventory.notes ?? []) log.warn(note);
   const transport = new Transport({
     acceptNewHostKeys: args['accept-new-host-keys'],
     env: ctx.env,
