@@ -28,6 +28,7 @@ import { checkRoomForCopy } from './backup-room.js';
 import { EtcdCommandError, EtcdOps, memberByPeerUrl, retryEtcd } from './etcd-ops.js';
 import type { ProgressSink } from './progress.js';
 import { ensurePrivateDir, writePrivateFile, type JournalEvent, type RunDir } from './rundir.js';
+import { fallBack, restoreAll, sendDb, startAll, type StepHost } from './restore-all.js';
 
 
 export interface ExecutorDeps {
@@ -91,7 +92,8 @@ export class Executor {
   private readonly copies = new Map<string, { step: string; done: Promise<DbCopy> }>();
 
   constructor(
-    private readonly plan: Plan,
+    /** replaced by its fallback when a restore-all step fails (see restore-all.ts) */
+    private plan: Plan,
     private readonly d: ExecutorDeps,
   ) {
     for (const n of d.inventory.nodes) this.specs.set(n.name, n);
@@ -107,9 +109,9 @@ export class Executor {
     return this.d.transport.connect(this.spec(name));
   }
 
-  private async sh(node: string, step: Step, script: string, timeoutSec: number): Promise<ExecResult> {
+  private async sh(node: string, step: Step, script: string, timeoutSec: number, stdin?: () => NodeJS.ReadableStream): Promise<ExecResult> {
     const c = await this.conn(node);
-    const r = await c.sh(script, { timeout: timeoutSec });
+    const r = await c.sh(script, { timeout: timeoutSec, ...(stdin ? { stdin } : {}) });
     this.d.run.append({
       event: 'command',
       step: step.id,
@@ -165,7 +167,8 @@ export class Executor {
     const results: RunResult['steps'] = [];
     let verification: Record<string, unknown> | undefined;
     try {
-      for (const step of this.plan.steps) {
+      for (let i = 0; i < this.plan.steps.length; i++) {
+        const step = this.plan.steps[i]!;
         if (done.has(step.id)) {
           results.push({ id: step.id, ms: 0, outcome: 'done earlier', resumed: true });
           continue;
@@ -194,6 +197,11 @@ export class Executor {
           if (step.join) {
             await this.rollbackJoin(step.join, step);
             throw this.joinFailure(step, err);
+          }
+          if (step.allAtOnce && this.plan.fallback && !this.d.interrupted?.()) {
+            this.plan = await fallBack(this.host(), this.plan, step, err);
+            i = this.plan.steps.findIndex((s) => !done.has(s.id) && !results.some((r) => r.id === s.id)) - 1;
+            continue;
           }
           throw err;
         }
@@ -261,6 +269,15 @@ export class Executor {
         return this.single(step, restoreScript({ ...a, runId: this.plan.runId }), RESTORE_TIMEOUT_S, 'restore the db');
       case 'write-env':
         return this.single(step, writeEnvScript(a), 30, `rewrite ${a.path}`);
+      case 'send-db':
+        return sendDb(this.host(), step, a);
+      case 'restore-all':
+        return restoreAll(this.host(), step, a);
+      case 'start-all':
+        return startAll(this.host(), step, a).then(({ baseline, ...out }) => {
+          this.baseline = baseline;
+          return out;
+        });
       case 'start-etcd':
         return this.start(step, a);
       case 'member-add':
@@ -282,6 +299,23 @@ export class Executor {
       default:
         return Promise.reject(new ExitError(`this etcd-dr cannot run a "${(a as Action).type}" step`, EXIT.badInput, 'apply the plan with the etcd-dr version that made it'));
     }
+  }
+
+  /** What the restore-all handlers use of this executor. */
+  private host(): StepHost {
+    return {
+      runId: this.plan.runId,
+      run: this.d.run,
+      spec: (n) => this.spec(n),
+      script: (n, st, sc, t, w) => this.script(n, st, sc, t, w),
+      shIn: (n, st, sc, t, stdin) => this.sh(n, st, sc, t, stdin),
+      waitServes: (n, st) => this.waitServes(n, st),
+      keyCount: async (via) => {
+        const ops = await this.ops(via);
+        return retryEtcd(() => ops.keyCount(), { deadlineMs: 30_000 });
+      },
+      note: (st, d) => this.note(st, d),
+    };
   }
 
   private lockFile(): string {
@@ -816,6 +850,12 @@ export function title(s: Step): string {
       return `wait for ${s.node}'s db copy on the bastion`;
     case 'restore-db':
       return `restore ${a.name} as a one-member cluster (${a.tool})`;
+    case 'send-db':
+      return `send the survivor's db to ${a.to.map((t) => t.node).join(', ')} at once`;
+    case 'restore-all':
+      return `restore the db on ${a.members.map((m) => m.node).join(', ')} at once (${a.tool})`;
+    case 'start-all':
+      return `start etcd${on} at once and wait until each serves`;
     case 'write-env':
       return `rewrite ${a.path}${on}`;
     case 'start-etcd':

@@ -12,7 +12,8 @@ import { endedRun, newRunId, RunDir, RUN_ID_RE, writePrivateFile } from '../appl
 import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
 import type { PlanFormat } from '../plan/render.js';
 import { loadPlan } from '../plan/load.js';
-import { planRecover } from '../plan/recover.js';
+import { planRecovery } from '../plan/restore-all.js';
+import { linkRateFromRuns } from './link-rate.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan, RecoverIntent } from '../plan/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
@@ -37,6 +38,7 @@ export interface RecoverArgs extends RunArgs {
   'backup-before-restore': boolean;
   output?: string;
   format: PlanFormat;
+  strategy?: 'rejoin' | 'restore-all' | 'auto';
 }
 
 export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
@@ -49,6 +51,11 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('backup-dir', { type: 'string', describe: "where the survivor's db is copied on the bastion (default <state-dir>/backups)" })
     .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion (--no-local-backup to skip); the copy runs alongside the recovery, which ends only once it is on the bastion" })
     .option('backup-before-restore', { type: 'boolean', default: false, describe: 'finish the copy to the bastion before the restore starts (slower with a large db)' })
+    .option('strategy', {
+      type: 'string',
+      choices: ['rejoin', 'restore-all', 'auto'],
+      describe: "rejoin (default): the survivor restored alone, the others re-added one at a time; restore-all: the survivor's db restored on every member at once; auto: the faster by the plan's estimate",
+    })
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
     .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
     .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<T & RecoverArgs>;
@@ -72,9 +79,15 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     localBackup: args['local-backup'],
     ...(args['backup-before-restore'] ? { backupBeforeRestore: true } : {}),
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
+    ...(args.strategy ? { strategy: args.strategy } : {}),
   };
-  const plan = planRecover(
-    { inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id), runHere: (id) => RUN_ID_RE.test(id) && new RunDir(stateDir, id).exists() },
+  const link = linkRateFromRuns(stateDir, s.inventory.cluster.name);
+  const plan = planRecovery(
+    {
+      inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id),
+      runHere: (id) => RUN_ID_RE.test(id) && new RunDir(stateDir, id).exists(),
+      ...(link ? { link } : {}),
+    },
     intent,
   );
   return warnBastionRoom(plan, facts);

@@ -88,7 +88,7 @@ export const BUMP_REVISION = 1_000_000_000;
 
 
 /** Restore tool and --bump-revision support of the survivor, from its installed tools' versions. */
-function restoreCapabilities(n: NodeFacts): { tool: 'etcdctl' | 'etcdutl'; bump: boolean } {
+export function restoreCapabilities(n: NodeFacts): { tool: 'etcdctl' | 'etcdutl'; bump: boolean } {
   const v = n.versions.etcd ?? n.versions.etcdctl;
   const bumpBy = n.versions.etcdutl ?? n.versions.etcdctl;
   let tool: 'etcdctl' | 'etcdutl' = 'etcdctl';
@@ -103,7 +103,7 @@ function restoreCapabilities(n: NodeFacts): { tool: 'etcdctl' | 'etcdutl'; bump:
   return { tool, bump: bumpBy ? supportsBumpRevision(bumpBy) : false };
 }
 
-function initialCluster(specs: NodeSpec[]): string {
+export function initialCluster(specs: NodeSpec[]): string {
   return specs.map((s) => `${s.name}=${peerUrl(s)}`).join(',');
 }
 

@@ -1,4 +1,5 @@
 import { DATA_DIR_HEADERS, DATA_DIR_LAYOUTS, dataDirCells } from './datadir-layout.js';
+import { renderEstimate } from './cost.js';
 import type { EvidenceRow, Plan, Step } from './types.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
@@ -50,6 +51,7 @@ export function renderPlanText(plan: Plan): string {
   }
   for (const w of plan.warnings) out.push(`WARNING: ${w}`);
   if (plan.warnings.length) out.push('');
+  out.push(...strategyLines(plan));
   out.push(`Final members: ${plan.finalMembers.join(', ')}`, '');
   if (plan.dataDirs?.length) out.push(`Data dirs (nothing is deleted; ${DATA_DIR_LAYOUTS}):`, renderTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
   out.push('Steps:');
@@ -58,6 +60,10 @@ export function renderPlanText(plan: Plan): string {
     if (s.envDiff) out.push(...s.envDiff.split('\n').map((l) => `      ${l}`));
     // the operator's own commands are shown as they will run (every node's, in order)
     if (s.action.type === 'hook') for (const [n, cmds] of Object.entries(s.action.run)) out.push(...cmds.map((c) => `      ${n} $ ${c.replaceAll('\n', '\n        ')}`));
+  }
+  if (plan.fallback?.length) {
+    out.push('', 'Fallback (when a restore-all step fails: every member set back, then):');
+    for (const s of plan.fallback) out.push(`  ${stepTitle(s)}`);
   }
   out.push('', `Facts digest: ${plan.factsDigest}. Review, then: etcd-dr apply <plan.json>`);
   return `${out.join('\n')}\n`;
@@ -76,13 +82,27 @@ export function renderPlanMarkdown(plan: Plan): string {
     out.push(renderMarkdownTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
   }
   if (plan.dataDirs?.length) out.push('## Data dirs', '', `Nothing is deleted; ${DATA_DIR_LAYOUTS}.`, '', renderMarkdownTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
+  const strategy = strategyLines(plan);
+  if (strategy.length) out.push('## Strategy', '', '```', ...strategy.slice(0, -1), '```', '');
   out.push('## Steps', '');
   for (const [i, s] of plan.steps.entries()) {
     out.push(`### ${i + 1}. \`${s.id}\` on ${s.node ?? s.nodes?.join(', ') ?? 'the bastion'}: ${s.action.type}`, '', s.why, '');
     if (s.commands.length) out.push('```sh', ...s.commands, '```', '');
     if (s.envDiff) out.push('```diff', s.envDiff, '```', '');
   }
+  if (plan.fallback?.length) {
+    out.push('## Fallback', '', 'When a restore-all step fails, every member is set back (etcd stopped, the restored data dir set aside, the env file put back), then:', '');
+    for (const s of plan.fallback) out.push(`- \`${s.id}\` on ${s.node ?? s.nodes?.join(', ') ?? 'the bastion'}: ${s.action.type}`);
+    out.push('');
+  }
   return `${out.join('\n')}\n`;
+}
+
+/** The strategy that runs and the cost model's estimate of both, ending with an empty line. */
+function strategyLines(plan: Plan): string[] {
+  if (!plan.strategy) return [];
+  const by = { default: 'the default', flag: '--strategy', auto: '--strategy auto, by the estimate' }[plan.strategy.chosenBy];
+  return [`Strategy: ${plan.strategy.name} (${by})`, ...(plan.strategy.estimate ? renderEstimate(plan.strategy.estimate) : []), ''];
 }
 
 export function renderPlan(plan: Plan, format: PlanFormat): string {

@@ -348,3 +348,38 @@ export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
 export function fileSizeScript(path: string): string {
   return `stat -L -c %s -- ${q(path)}`;
 }
+
+/**
+ * restore-all: is the copy of the db a member restores from already there, whole (its sha256 matches)?
+ * `etcd-dr:already` or `etcd-dr:missing`; a copy that does not match is set aside, never reused or deleted.
+ */
+export function sentDbCheckScript(dst: string, sha256: string): string {
+  return [
+    HEAD,
+    `f=${q(dst)}`,
+    'if [ ! -e "$f" ]; then echo etcd-dr:missing; exit 0; fi',
+    `if [ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(sha256)} ]; then echo etcd-dr:already; exit 0; fi`,
+    'mv "$f" "$f.mismatch.$(date +%s)"',
+    'echo etcd-dr:missing',
+  ].join('\n');
+}
+
+/**
+ * restore-all: receive the survivor's db on stdin into a private temp file beside `dst`, check its sha256,
+ * make it durable, then rename it into place: a copy cut short never stands where a restore would read it.
+ */
+export function receiveDbScript(dst: string, sha256: string): string {
+  return [
+    HEAD,
+    'umask 077',
+    `f=${q(dst)}; part=${q(`${dst}.part`)}`,
+    'mkdir -p "$(dirname "$f")"',
+    'cat > "$part"',
+    'got=$(sha256sum "$part" | cut -d" " -f1)',
+    `if [ "$got" != ${q(sha256)} ]; then echo "etcd-dr:copy-mismatch $part has sha256 $got, the bastion's copy ${sha256}" >&2; exit 1; fi`,
+    'sync "$part" 2>/dev/null || true',
+    'mv -f "$part" "$f"',
+    'sync "$(dirname "$f")" 2>/dev/null || true',
+    'echo etcd-dr:done',
+  ].join('\n');
+}

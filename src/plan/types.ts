@@ -5,6 +5,7 @@
 
 import type { CanonFacts } from '../facts/assess.js';
 import type { DataDirRow } from './datadir-layout.js';
+import type { CostEstimate } from './cost.js';
 
 export const PLAN_FORMAT = 'etcd-dr/plan';
 export const PLAN_FORMAT_VERSION = 1;
@@ -24,7 +25,15 @@ export interface RecoverIntent {
   backupDir: string;
   /** the copy ends before the restore starts (default: it runs alongside the recovery, awaited before the verification) */
   backupBeforeRestore?: boolean;
+  /**
+   * how the members come back: `rejoin` (default) restores the survivor alone and adds the others one at a
+   * time; `restore-all` restores the survivor's db on every member at once; `auto` picks the faster by the
+   * cost model (src/plan/cost.ts)
+   */
+  strategy?: RecoverStrategy;
 }
+
+export type RecoverStrategy = 'rejoin' | 'restore-all' | 'auto';
 
 /** Add inventory nodes that are not members yet, one at a time, as learners first. */
 export interface ScaleOutIntent {
@@ -86,6 +95,23 @@ export type Action =
       /** the data dir is a mount point: restore into a scratch dir inside it, then rename its member/ into place */
       inside?: boolean;
     }
+  /**
+   * restore-all: the bastion's copy of the survivor's db (`localPath`, checked against the sha256 written
+   * beside it) streamed to every member of `to` at once, each copy checked by its sha256 on the node
+   */
+  | { type: 'send-db'; localPath: string; to: { node: string; path: string }[] }
+  /** restore-all: every member restores its copy of the db at once, one token, the full initial cluster */
+  | {
+      type: 'restore-all';
+      tool: 'etcdctl' | 'etcdutl';
+      initialCluster: string;
+      token: string;
+      bumpRevision?: number;
+      markCompacted: boolean;
+      members: { node: string; db: string; dataDir: string; name: string; peerUrl: string }[];
+    }
+  /** restore-all: start etcd on every member at once, wait until each serves; `baselineVia` counts the keys */
+  | { type: 'start-all'; baselineVia: string }
   | { type: 'write-env'; path: string; backup: string; beforeSha256: string; content: string; afterSha256: string }
   /** `baseline`: once it serves, count the keys: the verification's floor (what the restored db holds) */
   | { type: 'start-etcd'; waitHealthy: boolean; baseline?: boolean }
@@ -128,6 +154,12 @@ export interface Step {
    * join back (member removed, etcd stopped, env file restored, data dir set aside)
    */
   join?: string;
+  /**
+   * a step of the restore-all part of a recovery: when one fails, every member's part is undone (etcd
+   * stopped, the restored data dir set aside, the env file restored) and the run goes on with the plan's
+   * `fallback` steps, the survivor-then-rejoin path
+   */
+  allAtOnce?: boolean;
 }
 
 export interface EvidenceRow {
@@ -172,6 +204,13 @@ export interface Plan {
   dataDirs?: DataDirRow[];
   warnings: string[];
   steps: Step[];
+  /** the strategy the recovery runs, and the cost model's estimates behind the choice */
+  strategy?: { name: 'rejoin' | 'restore-all'; chosenBy: 'default' | 'flag' | 'auto'; estimate?: CostEstimate };
+  /**
+   * restore-all: what runs instead of the `allAtOnce` steps and everything after them when one of them
+   * fails (the survivor restored alone, the others re-added one at a time)
+   */
+  fallback?: Step[];
   /** digest of everything above, set when the plan is saved (see seal.ts) */
   digest?: string;
 }

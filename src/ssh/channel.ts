@@ -45,7 +45,7 @@ export type ChannelOutcome =
 
 interface ChannelRequest {
   timeoutMs: number;
-  stdin?: string | Buffer;
+  stdin?: string | Buffer | (() => NodeJS.ReadableStream);
   maxOutputBytes: number;
   sink?: FileSink;
 }
@@ -191,7 +191,12 @@ export function runChannel(live: Live, command: string, req: ChannelRequest): Ch
         }, LOSS_SETTLE_MS);
         live.client.once('close', onDown);
       });
-      if (req.stdin !== undefined) stream.end(req.stdin);
+      if (typeof req.stdin === 'function') {
+        // a local read that fails ends the command's stdin early: the remote side sees a short copy
+        const src = req.stdin();
+        src.on('error', () => stream.end());
+        src.pipe(stream);
+      } else if (req.stdin !== undefined) stream.end(req.stdin);
       else stream.end();
     };
 

@@ -25,8 +25,8 @@ export interface ExecResult {
 export interface ExecOptions {
   /** seconds; defaults to the node's `ssh.commandTimeout`; 0 for none */
   timeout?: number;
-  /** written to the command's stdin, then closed */
-  stdin?: string | Buffer;
+  /** written to the command's stdin, then closed; a function gives a stream (a large file), made anew for each attempt */
+  stdin?: string | Buffer | (() => NodeJS.ReadableStream);
   /** run through `sudo -n` even if the node's `become` is false (or not, when false) */
   become?: boolean;
   /**

@@ -1,0 +1,199 @@
+import type { NodeFacts } from '../../src/facts/types.js';
+import { ADD_RULE_MS, ASSUMED_LINK, estimate, renderEstimate, type CostInputs } from '../../src/plan/cost.js';
+import { planRecovery, sentDbPath } from '../../src/plan/restore-all.js';
+import { renderPlan } from '../../src/plan/render.js';
+import { receiveDbScript, sentDbCheckScript } from '../../src/plan/scripts.js';
+import type { Plan, RecoverIntent } from '../../src/plan/types.js';
+import { clusterFacts, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
+import { planContext, refusal, RUN, runSh, stepsOf } from '../support/plan-helpers.js';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+
+const MiB = 1048576;
+const GiB = 1024 * MiB;
+
+describe('cost model', () => {
+  const base: CostInputs = { dbBytes: 20 * MiB, members: 3, electionTimeoutMs: 5000, link: { bytesPerSec: 110 * MiB, from: 'test' } };
+  it.each([
+    // [what, inputs, faster]
+    ['3 members, 20 MiB, 1 Gbit/s', {}, 'restore-all'],
+    ['5 members, 20 MiB, 1 Gbit/s', { members: 5 }, 'restore-all'],
+    ['3 members, 2 GiB, 10 Gbit/s', { dbBytes: 2 * GiB, link: { bytesPerSec: 1100 * MiB, from: 'test' } }, 'restore-all'],
+    ['3 members, 2 GiB, 1 Gbit/s: three copies through the bastion cost more than two joins', { dbBytes: 2 * GiB }, 'rejoin'],
+    ['7 members, 2 GiB, 100 Mbit/s: seven copies through the bastion cost more than six joins', { dbBytes: 2 * GiB, members: 7, link: { bytesPerSec: 11 * MiB, from: 'test' } }, 'rejoin'],
+    ['1 member: nothing to add, no db to send', { members: 1 }, 'rejoin'],
+  ] as const)('%s → %s', (_what, over, faster) => {
+    const e = estimate({ ...base, ...over });
+    expect(e.faster).toBe(faster);
+    expect(e.why).toMatch(faster === 'rejoin' ? /rejoin|one member/ : /restore-all/);
+  });
+
+  it('rejoin grows by the 5 s rule and a catch-up per member; restore-all by one copy per member', () => {
+    const e3 = estimate(base);
+    const e5 = estimate({ ...base, members: 5 });
+    const copy = (20 * MiB / (110 * MiB)) * 1000;
+    expect(e5.rejoin.ms - e3.rejoin.ms).toBeCloseTo(2 * (ADD_RULE_MS + copy + 1000), -1);
+    expect(e5.restoreAll.ms - e3.restoreAll.ms).toBeCloseTo(2 * copy, -1);
+  });
+
+  it('the range is the election draw: one tick to the election timeout', () => {
+    const e = estimate(base);
+    expect(e.restoreAll.range[1] - e.restoreAll.range[0]).toBe(5000 - 250);
+    expect(e.restoreAll.range[0]).toBeLessThanOrEqual(e.restoreAll.ms);
+    expect(e.restoreAll.range[1]).toBeGreaterThanOrEqual(e.restoreAll.ms);
+  });
+
+  it('renders both strategies, the inputs and the reason', () => {
+    const lines = renderEstimate(estimate({ ...base, link: ASSUMED_LINK }));
+    expect(lines[0]).toMatch(/db 20 MiB, 3 members, election timeout 5000 ms, link 110 MiB\/s assumed/);
+    expect(lines[1]).toMatch(/^ {2}rejoin .* joins/);
+    expect(lines[2]).toMatch(/^ {2}restore-all .* send to the members/);
+    expect(lines[3]).toMatch(/faster: restore-all/);
+  });
+});
+
+function intent(over: Partial<RecoverIntent> = {}): RecoverIntent {
+  return { kind: 'recover', exclude: [], learner: true, force: false, localBackup: true, backupDir: '/root/.etcd-dr/backups', ...over };
+}
+
+function stopped(o: NodeOpts = {}, per: Record<number, NodeOpts> = {}): NodeFacts[] {
+  const revs = [1000, 1200, 1100];
+  return [1, 2, 3].map((i) => node(i, { running: false, revision: revs[i - 1], version: '3.5.30', ...o, ...per[i] }));
+}
+
+const plan = (nodes: NodeFacts[], over: Partial<RecoverIntent> = {}): Plan => planRecovery(planContext(inventory(nodes.length), clusterFacts(nodes)), intent(over));
+const outline = (p: Plan) => p.steps.map((s) => `${s.action.type} ${s.node ?? (s.nodes ?? []).join(',')}`);
+
+describe('planRecovery: restore-all', () => {
+  it('lock, stop, move aside, copy to the bastion first, then send, restore, env files and start on every member at once; verify, unlock', () => {
+    // env files that still name an older membership: each is rewritten (an env file already right is left alone)
+    const p = plan(stopped({ envCluster: [1, 2] }), { strategy: 'restore-all' });
+    expect(p.strategy).toMatchObject({ name: 'restore-all', chosenBy: 'flag' });
+    expect(outline(p)).toEqual([
+      'lock etcd1,etcd2,etcd3',
+      'stop-etcd etcd1,etcd2,etcd3',
+      'move-data-dir etcd1',
+      'move-data-dir etcd2',
+      'move-data-dir etcd3',
+      'backup-db etcd2',
+      'send-db etcd1,etcd3',
+      'restore-all etcd1,etcd2,etcd3',
+      'write-env etcd1',
+      'write-env etcd2',
+      'write-env etcd3',
+      'start-all etcd1,etcd2,etcd3',
+      'verify etcd1,etcd2,etcd3',
+      'unlock etcd1,etcd2,etcd3',
+    ]);
+    expect(p.steps.map((s) => s.id)).toEqual([...new Set(p.steps.map((s) => s.id))]);
+    expect(stepsOf(p, 'backup-db')[0]!.action.alongside).toBeUndefined();
+    expect(p.steps.filter((s) => s.allAtOnce).map((s) => s.action.type)).toEqual(['send-db', 'restore-all', 'write-env', 'write-env', 'write-env', 'start-all']);
+  });
+
+  it('one token and the full initial cluster everywhere, each member its own name and peer URL; the survivor restores from its own db kept aside', () => {
+    const p = plan(stopped({ envCluster: [1, 2] }), { strategy: 'restore-all' });
+    const r = stepsOf(p, 'restore-all')[0]!.action;
+    expect(r.token).toBe(`etcd-dr-${RUN}`);
+    expect(r.initialCluster).toBe([1, 2, 3].map((i) => `etcd${i}=https://10.0.0.${i}:2380`).join(','));
+    expect(r.tool).toBe('etcdutl');
+    expect(r.markCompacted).toBe(true);
+    expect(r.members.map((m) => [m.node, m.name, m.peerUrl])).toEqual([1, 2, 3].map((i) => [`etcd${i}`, `etcd${i}`, `https://10.0.0.${i}:2380`]));
+    expect(r.members.find((m) => m.node === 'etcd2')!.db).toBe(`/var/lib/etcd.etcd-dr-${RUN}/member/snap/db`);
+    expect(r.members.find((m) => m.node === 'etcd1')!.db).toBe(sentDbPath(nodeSpec(1), RUN));
+    const send = stepsOf(p, 'send-db')[0]!.action;
+    expect(send.localPath).toBe(stepsOf(p, 'backup-db')[0]!.action.localPath);
+    expect(send.to).toEqual([{ node: 'etcd1', path: `/var/lib/etcd.etcd-dr-${RUN}-db` }, { node: 'etcd3', path: `/var/lib/etcd.etcd-dr-${RUN}-db` }]);
+    expect(stepsOf(p, 'write-env')).toHaveLength(3);
+    for (const e of stepsOf(p, 'write-env')) {
+      expect(e.action.content).toContain(`ETCD_INITIAL_CLUSTER=${r.initialCluster}\n`);
+      expect(e.action.content).toContain('ETCD_INITIAL_CLUSTER_STATE=existing\n');
+    }
+    // 3.4 restores with etcdctl
+    expect(stepsOf(plan(stopped({ version: '3.4.30' }), { strategy: 'restore-all' }), 'restore-all')[0]!.action.tool).toBe('etcdctl');
+  });
+
+  it('its fallback is the rejoin path after the copy, with ids of its own and a token of its own', () => {
+    const p = plan(stopped(), { strategy: 'restore-all' });
+    const fb = p.fallback!;
+    expect(fb.map((s) => s.action.type)).toEqual([
+      'restore-db', 'write-env', 'start-etcd', 'member-add', 'write-env', 'start-etcd', 'promote', 'member-add', 'write-env', 'start-etcd', 'promote',
+      'wait-healthy', 'wait-healthy', 'write-env', 'write-env', 'write-env', 'verify', 'unlock',
+    ]);
+    expect(fb.every((s) => s.id.startsWith('fb-'))).toBe(true);
+    const ids = [...p.steps, ...fb].map((s) => s.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const r = stepsOf({ ...p, steps: fb }, 'restore-db')[0]!;
+    expect(r.action.token).toBe(`etcd-dr-${RUN}-fb`);
+    expect(r.commands[0]).toContain(`--initial-cluster-token=etcd-dr-${RUN}-fb`);
+  });
+
+  it('the text and markdown plans show the strategy, both estimates and the fallback', () => {
+    const p = plan(stopped(), { strategy: 'restore-all' });
+    const text = renderPlan(p, 'text');
+    expect(text).toMatch(/Strategy: restore-all \(--strategy\)/);
+    expect(text).toMatch(/rejoin .*joins/);
+    expect(text).toMatch(/Fallback \(when a restore-all step fails/);
+    expect(renderPlan(p, 'markdown')).toMatch(/## Strategy[\s\S]*## Fallback/);
+  });
+
+  it.each([
+    ['members run different etcd versions', { 3: { version: '3.5.29' } }, /different or unknown etcd versions: .*etcd3 3\.5\.29/],
+    ['a member lacks room for the copy and its restore', { 1: { freeBytes: 60 * MiB } }, /not enough room .*etcd1 has 60 MiB free and needs about 101 MiB/],
+  ] as const)('refused before anything is stopped when %s; auto runs rejoin and says why', (_w, per, msg) => {
+    const nodes = stopped({}, per as Record<number, NodeOpts>);
+    expect(refusal(() => plan(nodes, { strategy: 'restore-all' })).message).toMatch(msg);
+    const auto = plan(nodes, { strategy: 'auto' });
+    expect(auto.strategy?.name).toBe('rejoin');
+    expect(auto.warnings.join('\n')).toMatch(/--strategy auto runs rejoin: restore-all cannot run here/);
+  });
+
+  it('the survivor needs room for its restore only', () => {
+    expect(plan(stopped({}, { 2: { freeBytes: 90 * MiB } }), { strategy: 'restore-all' }).strategy?.name).toBe('restore-all');
+  });
+
+  it('--no-local-backup: refused, the copy is what is sent', () => {
+    expect(refusal(() => plan(stopped(), { strategy: 'restore-all', localBackup: false })).message).toMatch(/--no-local-backup/);
+  });
+
+  it.each([
+    [undefined, 'rejoin', 'default'],
+    ['rejoin', 'rejoin', 'flag'],
+    ['auto', 'restore-all', 'auto'],
+  ] as const)('--strategy %s runs %s (chosen by %s), the estimate shown either way', (strategy, name, by) => {
+    const p = plan(stopped(), strategy ? { strategy } : {});
+    expect(p.strategy).toMatchObject({ name, chosenBy: by, estimate: { faster: 'restore-all' } });
+    if (name === 'rejoin') expect(p.fallback).toBeUndefined();
+  });
+
+  it('a left-out member is neither sent the db nor restored', () => {
+    const nodes = stopped({}, { 3: { reachable: false } });
+    const p = plan(nodes, { strategy: 'restore-all', exclude: ['etcd3'] });
+    expect(stepsOf(p, 'send-db')[0]!.action.to.map((t) => t.node)).toEqual(['etcd1']);
+    expect(stepsOf(p, 'restore-all')[0]!.action.initialCluster).toBe('etcd1=https://10.0.0.1:2380,etcd2=https://10.0.0.2:2380');
+  });
+});
+
+describe('the copy scripts', () => {
+  it('receive: checks the sha256 before the rename; check: already when whole, a wrong copy set aside', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-recv-'));
+    const dst = join(dir, 'db');
+    const body = Buffer.from('the db bytes\n');
+    const sha = createHash('sha256').update(body).digest('hex');
+    const recv = (data: Buffer, s: string) => spawnSync('sh', ['-c', receiveDbScript(dst, s)], { input: data, encoding: 'utf8' });
+    const bad = recv(Buffer.from('short'), sha);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/etcd-dr:copy-mismatch/);
+    expect(existsSync(dst)).toBe(false);
+    expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:missing');
+    const ok = recv(body, sha);
+    expect(ok.status).toBe(0);
+    expect(readFileSync(dst)).toEqual(body);
+    expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:already');
+    writeFileSync(dst, 'changed');
+    expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:missing');
+    expect(readdirSync(dir).some((f) => f.startsWith('db.mismatch.'))).toBe(true);
+  });
+});
