@@ -1,85 +1,139 @@
-// Recovery time of `etcd-dr recover --yes` against the manual procedure scripted as plain ssh commands
-// (bench/manual-recover.sh), on one lab of 3 nodes with 2000 keys and 20 MiB of values, alternating
-// runs in one session. Prints every run, the medians and their ratio. Goal: etcd-dr at most 0.75x the
-// baseline while doing more (a db copy to the bastion, learners, verification, journal).
-// Run as root after `npm run build`:  node bench/recover.mjs [--runs 3] [--etcd 3.4|3.5] [--address-base 127.0.25.]
+// Recovery time of the quorum-loss recovery, four ways interleaved on one lab per member count:
+//   manual       the manual procedure as plain ssh commands (bench/manual-recover.sh: survivor alone, voting adds)
+//   floor        etcd's whole-cluster restore as plain ssh commands (bench/floor-recover.sh: nothing checked)
+//   rejoin       etcd-dr recover --yes --strategy rejoin
+//   restore-all  etcd-dr recover --yes --strategy restore-all
+// For each member count (--members 3,5) and db size (--mb 20,2048 MiB of values besides --keys keys, loaded
+// once and grown for the next size), every round runs each way once after `lab break --scenario all-down`.
+// Prints every run with its phases (copy, restore, first election, joins) from the journal or the
+// script, then per way the median, the spread (min–max), the phases' medians and etcd-dr's peak RSS,
+// and the ratios the targets name (docs/benchmarks.md).
+// Run as root after `npm run build`:
+//   node bench/recover.mjs [--runs 5] [--members 3,5] [--mb 20,2048] [--keys 2000] [--ways manual,floor,rejoin,restore-all]
+//                          [--etcd 3.4|3.5] [--address-base 127.0.25.]
+// The old data dirs every run sets aside are removed between runs (the lab is disposable), so the disk
+// holds one copy of the db per node and a few in flight.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, importDist, median, root } from './common.mjs';
 
-const { labUp, labDown, loadKeys, breakAllDown } = await importDist(import.meta.url, 'lab/index.js');
-const RUNS = Number(arg('--runs', '3'));
+const { labUp, labDown, loadKeys, breakAllDown, labExec } = await importDist(import.meta.url, 'lab/index.js');
+const RUNS = Number(arg('--runs', '5'));
+const MEMBERS = arg('--members', '3,5').split(',').map(Number);
+const SIZES = arg('--mb', '20,2048').split(',').map(Number).sort((a, b) => a - b);
+const KEYS = Number(arg('--keys', '2000'));
+const WAYS = arg('--ways', 'manual,floor,rejoin,restore-all').split(',');
 const etcd = arg('--etcd', '3.4');
 const addressBase = arg('--address-base', '127.0.25.');
-const GOAL = 0.75;
+const RUN_LIMIT_MS = 30 * 60_000;
 const quiet = () => undefined;
+const s = (ms) => (ms / 1000).toFixed(2);
 
-// where an etcd-dr run's time went, from its journal: start-up + facts + plan, the steps until the
-// survivor serves (its election), the member adds (etcd's 5 s connectivity rule), the waits for joiners
-function breakdown(stateDir, t0) {
+/** The phases of the newest etcd-dr run of `stateDir`, from its journal, in ms. */
+function phasesOf(stateDir) {
   const runs = join(stateDir, 'runs');
   const id = readdirSync(runs).filter((d) => /^\d{8}T/.test(d)).sort().at(-1);
   const ev = readFileSync(join(runs, id, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const plan = JSON.parse(readFileSync(join(runs, id, 'plan.json'), 'utf8'));
+  const type = (step) => plan.steps.find((x) => x.id === step)?.action.type;
   const done = ev.filter((e) => e.event === 'step-done');
-  const sum = (re) => done.filter((e) => re.test(e.step)).reduce((a, e) => a + e.ms, 0) / 1000;
-  const first = ev.find((e) => e.event === 'step-start');
-  const startup = (Date.parse(first.t) - (performance.timeOrigin + t0)) / 1000;
-  const restarts = done.filter((e) => e.data?.restartedToPublish).length;
-  return `(start-up+facts+plan ${startup.toFixed(1)}, starts ${sum(/^\d+-start-/) .toFixed(1)}, adds ${sum(/^\d+-add-/).toFixed(1)}, promotes ${sum(/^\d+-promote-/).toFixed(1)}, waits ${sum(/^\d+-wait-/).toFixed(1)} with ${restarts} restart(s), verify ${sum(/^\d+-verify/).toFixed(1)})`;
+  const sum = (types) => done.filter((e) => types.includes(type(e.step))).reduce((a, e) => a + e.ms, 0);
+  return {
+    'copy in': sum(['backup-db']),
+    send: sum(['send-db']),
+    restore: sum(['restore-db', 'restore-all']),
+    election: sum(['start-all']) + done.filter((e) => type(e.step) === 'start-etcd' && plan.steps.find((x) => x.id === e.step).action.waitHealthy).reduce((a, e) => a + e.ms, 0),
+    joins: sum(['member-add', 'promote', 'wait-healthy']) + done.filter((e) => type(e.step) === 'start-etcd' && !plan.steps.find((x) => x.id === e.step).action.waitHealthy).reduce((a, e) => a + e.ms, 0),
+    verify: sum(['verify', 'backup-wait']),
+  };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-bench-recover-'));
-const lab = await labUp({ dir, addressBase, nodes: 3, etcd, log: quiet });
-const results = { 'etcd-dr': [], manual: [] };
-const failures = [];
-const RUN_LIMIT_MS = 15 * 60_000; // a run that takes longer is killed and counted as failed
-try {
-  await loadKeys(lab, { keys: 2000, mb: 20, log: quiet });
-  // alternate manual and etcd-dr; a failed run (either side) is printed, counted, and tried again,
-  // up to 2 extra rounds, so one stuck baseline run does not lose the whole session's figures
-  for (let i = 1; (results.manual.length < RUNS || results['etcd-dr'].length < RUNS) && i <= RUNS + 2; i++) {
-    for (const who of ['manual', 'etcd-dr']) {
-      if (results[who].length >= RUNS) continue;
-      await breakAllDown(lab, quiet);
+function runWay(way, dir, state) {
+  if (way === 'manual' || way === 'floor') {
+    const r = spawnSync('bash', [join(root, 'bench', `${way}-recover.sh`), dir], { encoding: 'utf8', timeout: RUN_LIMIT_MS });
+    const phases = Object.fromEntries([...(r.stderr ?? '').matchAll(/^floor: ([\w ]+) ([\d.]+) s$/gm)].map((m) => [m[1], Number(m[2]) * 1000]));
+    return { r, phases };
+  }
+  // /usr/bin/time -f %M: etcd-dr's peak RSS (KiB), printed last on stderr
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', 'maxrss %M', process.execPath, join(root, 'bin', 'etcd-dr.js'), 'recover', '-i', join(dir, 'inventory.yaml'), '--yes', '--strategy', way, '--state-dir', state, '--log-level', 'warn'],
+    { encoding: 'utf8', timeout: RUN_LIMIT_MS, env: { ...process.env, CI: 'true' } },
+  );
+  const rss = Number(/maxrss (\d+)/.exec(r.stderr ?? '')?.[1]);
+  return { r, phases: r.status === 0 ? phasesOf(state) : {}, rssMiB: rss / 1024 };
+}
+
+/** What every run leaves aside on the nodes and the bastion, removed so the disk holds one db per node. */
+async function tidy(lab, state) {
+  await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['sh', '-c', 'rm -rf /var/lib/etcd.etcd-dr-* /var/lib/etcd.floor-* /root/etcd-backup /etc/etcd.env.etcd-dr-*'])));
+  rmSync(join(state, 'backups'), { recursive: true, force: true });
+}
+
+const all = [];
+for (const members of MEMBERS) {
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-bench-recover-'));
+  const state = join(dir, 'state');
+  const lab = await labUp({ dir, addressBase, nodes: members, etcd, log: quiet });
+  try {
+    let loaded = 0;
+    for (const mb of SIZES) {
       const t0 = performance.now();
-      const r =
-        who === 'manual'
-          ? spawnSync('bash', [join(root, 'bench', 'manual-recover.sh'), dir], { encoding: 'utf8', timeout: RUN_LIMIT_MS })
-          : spawnSync(process.execPath, [join(root, 'bin', 'etcd-dr.js'), 'recover', '-i', lab.inventoryPath, '--yes', '--state-dir', join(dir, 'state'), '--log-level', 'warn'], {
-              encoding: 'utf8',
-              timeout: RUN_LIMIT_MS,
-              env: { ...process.env, CI: 'true' },
-            });
-      const s = (performance.now() - t0) / 1000;
-      if (r.status !== 0) {
-        const why = r.error ? String(r.error.message) : `exit ${r.status}`;
-        failures.push(`${who} run ${i} (${why}, after ${s.toFixed(1)} s)`);
-        console.error(`run ${i} ${who} FAILED (${why}) after ${s.toFixed(2)} s:\n${(r.stderr ?? '').slice(-3000)}`);
-        // etcd-dr's next recover starts from whatever the failed run left; the manual script needs the
-        // first node to hold the data, which it still does (the script never moves its data away)
+      await loadKeys(lab, { keys: loaded ? 1 : KEYS, mb: mb - loaded, prefix: `/registry/bench-${mb}/`, log: quiet });
+      console.log(`${members} members: loaded ${mb} MiB of values in ${s(performance.now() - t0)} s`);
+      loaded = mb;
+      for (let i = 1; i <= RUNS; i++) {
+        for (const way of WAYS) {
+          await breakAllDown(lab, quiet);
+          const t = performance.now();
+          const { r, phases, rssMiB } = runWay(way, dir, state);
+          const ms = performance.now() - t;
+          const row = { members, mb, way, run: i, ms, ok: r.status === 0, phases, rssMiB };
+          all.push(row);
+          const ph = Object.entries(phases).map(([k, v]) => `${k} ${s(v)}`).join(', ');
+          console.log(`${members}m ${String(mb).padStart(5)} MiB run ${i} ${way.padEnd(11)} ${r.status === 0 ? `${s(ms)} s` : `FAILED (${r.error?.message ?? `exit ${r.status}`})`}${ph ? `   (${ph})` : ''}${rssMiB ? `   peak RSS ${rssMiB.toFixed(0)} MiB` : ''}`);
+          if (r.status !== 0) console.error((r.stderr ?? '').slice(-3000));
+          await tidy(lab, state);
+        }
+      }
+    }
+  } finally {
+    await labDown({ dir, purge: true, log: quiet });
+  }
+}
+
+console.log('');
+console.log(`etcd ${etcd}; ${RUNS} runs per way, interleaved; ${KEYS} keys + the MiB of values shown`);
+const med = (rows, f) => median(rows.map(f));
+for (const members of MEMBERS) {
+  for (const mb of SIZES) {
+    const by = Object.fromEntries(WAYS.map((w) => [w, all.filter((x) => x.members === members && x.mb === mb && x.way === w && x.ok)]));
+    for (const w of WAYS) {
+      const rows = by[w];
+      if (!rows.length) {
+        console.log(`${members} members, ${mb} MiB, ${w}: no successful run`);
         continue;
       }
-      results[who].push(s);
-      console.log(`run ${i} ${who.padEnd(8)} ${s.toFixed(2)} s${who === 'etcd-dr' ? `   ${breakdown(join(dir, 'state'), t0)}` : ''}`);
+      const times = rows.map((x) => x.ms);
+      const phases = Object.keys(rows[0].phases).map((k) => `${k} ${s(med(rows, (x) => x.phases[k] ?? 0))}`).join(', ');
+      const rss = rows.some((x) => x.rssMiB) ? `, peak RSS ${Math.max(...rows.map((x) => x.rssMiB ?? 0)).toFixed(0)} MiB` : '';
+      console.log(`${members} members, ${String(mb).padStart(5)} MiB, ${w.padEnd(11)} median ${s(median(times))} s, spread ${s(Math.min(...times))}–${s(Math.max(...times))} (${rows.length} runs)${phases ? `; phases: ${phases}` : ''}${rss}`);
+    }
+    const m = (w) => (by[w]?.length ? median(by[w].map((x) => x.ms)) : NaN);
+    const ra = m('restore-all');
+    console.log(`  restore-all / floor ${(ra / m('floor')).toFixed(2)} (target <= 1.3); restore-all / manual ${(ra / m('manual')).toFixed(2)}${members === 3 ? ' (target <= 0.4)' : ''}; rejoin / manual ${(m('rejoin') / m('manual')).toFixed(2)}`);
+  }
+  if (SIZES.length > 1) {
+    const at = (mb) => all.filter((x) => x.members === members && x.mb === mb && x.way === 'restore-all' && x.ok);
+    const big = at(SIZES.at(-1));
+    const small = at(SIZES[0]);
+    if (big.length && small.length) {
+      const delta = median(big.map((x) => x.ms)) - median(small.map((x) => x.ms));
+      const once = median(big.map((x) => (x.phases['copy in'] ?? 0) + (x.phases['restore'] ?? 0)));
+      console.log(`  ${members} members: restore-all ${SIZES.at(-1)} MiB − ${SIZES[0]} MiB = ${s(delta)} s; 1.5 × (one copy + one restore) = ${s(1.5 * once)} s (target: the first <= the second)`);
     }
   }
-} finally {
-  await labDown({ dir, purge: true, log: quiet });
 }
-if (results.manual.length === 0 || results['etcd-dr'].length === 0) {
-  console.error(`bench/recover: not enough successful runs for a ratio; failures: ${failures.join('; ') || 'none'}`);
-  process.exit(1);
-}
-const me = median(results['etcd-dr']);
-const base = median(results.manual);
-console.log('');
-console.log(`etcd ${etcd}, 3 nodes, 2000 keys + 20 MiB, ${RUNS} runs each, alternating`);
-console.log(`median etcd-dr recover --yes : ${me.toFixed(2)} s   (${results['etcd-dr'].map((x) => x.toFixed(2)).join(', ')})`);
-console.log(`median manual (plain ssh)    : ${base.toFixed(2)} s   (${results.manual.map((x) => x.toFixed(2)).join(', ')})`);
-console.log(`ratio etcd-dr / manual       : ${(me / base).toFixed(2)}  (goal <= ${GOAL})`);
-console.log(`failed runs                  : ${failures.length ? failures.join('; ') : 'none'}`);
-const complete = results.manual.length >= RUNS && results['etcd-dr'].length >= RUNS;
-if (!complete) console.log(`only ${results.manual.length} manual and ${results['etcd-dr'].length} etcd-dr runs succeeded of ${RUNS} each`);
-process.exit(complete && failures.every((f) => !f.startsWith('etcd-dr')) && me / base <= GOAL ? 0 : 1);
+process.exit(all.some((x) => !x.ok && (x.way === 'rejoin' || x.way === 'restore-all')) ? 1 : 0);

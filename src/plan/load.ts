@@ -19,6 +19,9 @@ const ACTIONS: ReadonlySet<ActionType> = new Set<ActionType>([
   'backup-db',
   'backup-wait',
   'restore-db',
+  'send-db',
+  'restore-all',
+  'start-all',
   'write-env',
   'start-etcd',
   'member-add',
@@ -82,8 +85,9 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
   if (!Array.isArray(steps) || steps.length === 0) fail(file, 'steps', 'is missing or empty', 'make a new plan');
   const names = new Set(inventory.nodes.map((n) => n.name));
   const ids = new Set<string>();
-  steps.forEach((s, i) => {
-    const at = `steps[${i}]`;
+  const fallback = Array.isArray(doc['fallback']) ? (doc['fallback'] as unknown[]) : [];
+  [...steps, ...fallback].forEach((s, j) => {
+    const at = j < steps.length ? `steps[${j}]` : `fallback[${j - steps.length}]`;
     if (!isObj(s)) fail(file, at, 'is not an object', 'make a new plan');
     if (typeof s['id'] !== 'string' || !/^[0-9]{2,}-[a-z0-9._-]+$/.test(s['id'])) fail(file, `${at}.id`, `${JSON.stringify(s['id'])} is not a step id`, 'make a new plan');
     if (ids.has(s['id'])) fail(file, `${at}.id`, `${s['id']} appears twice`, 'make a new plan');

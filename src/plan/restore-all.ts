@@ -195,9 +195,9 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
   }
   // the survivor-then-rejoin path, run when a member cannot take part; its own token, so no member of the
   // undone restore-all (one that could not be stopped) can talk to it
-  const fallback = rest.map((s) => ({
+  const fallback = rest.map((s, i) => ({
     ...s,
-    id: `fb-${s.id}`,
+    id: `${String(seq + 1 + i).padStart(2, '0')}-fb-${s.id.replace(/^\d+-/, '')}`,
     ...(s.action.type === 'restore-db' ? { action: { ...s.action, token: `etcd-dr-${runId}-fb` }, commands: [restoreScript({ ...s.action, token: `etcd-dr-${runId}-fb`, runId })] } : {}),
   }));
   return {
