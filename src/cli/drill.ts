@@ -17,6 +17,8 @@ import type { CliContext, GlobalArgs } from './context.js';
 import { terminalSafe } from '../util/terminal.js';
 import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf, STATE_DIR_HELP } from './run-plan.js';
 import { openSession } from './session.js';
+import { STRATEGY_OPTION } from './recover.js';
+import type { RecoverStrategy } from '../plan/types.js';
 
 interface DrillArgs extends GlobalArgs {
   scenario: Scenario;
@@ -25,6 +27,7 @@ interface DrillArgs extends GlobalArgs {
   junit?: string;
   markdown?: string;
   survivor?: string;
+  strategy?: RecoverStrategy;
   target?: string;
   disposable: boolean;
   'lab-dir'?: string;
@@ -41,7 +44,7 @@ interface DrillRun {
 async function drill(
   ctx: CliContext,
   args: GlobalArgs & { 'state-dir'?: string; yes: boolean; disposable?: boolean },
-  o: { scenario: Scenario; survivor?: string; target?: string; lateKeys?: number; labDir?: string; report?: string; junit?: string; markdown?: string; showPlan: boolean },
+  o: { scenario: Scenario; survivor?: string; strategy?: RecoverStrategy; target?: string; lateKeys?: number; labDir?: string; report?: string; junit?: string; markdown?: string; showPlan: boolean },
 ): Promise<DrillRun> {
   checkDrillOptions(o.scenario, o);
   const stateDir = stateDirOf(ctx, args);
@@ -82,7 +85,7 @@ async function drill(
           : {}),
         note,
       },
-      { scenario: o.scenario, ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.target !== undefined ? { target: o.target } : {}), ...(o.lateKeys ? { lateKeys: o.lateKeys } : {}) },
+      { scenario: o.scenario, ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.strategy ? { strategy: o.strategy } : {}), ...(o.target !== undefined ? { target: o.target } : {}), ...(o.lateKeys ? { lateKeys: o.lateKeys } : {}) },
     );
     const run = new RunDir(stateDir, runId);
     run.create();
@@ -125,6 +128,7 @@ export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillAr
         .option('junit', { type: 'string', describe: 'write a JUnit XML report here (for CI systems)' })
         .option('markdown', { type: 'string', describe: 'write a markdown report here (for people)' })
         .option('survivor', { type: 'string', describe: 'recovery scenarios: restore from this member (a stale choice makes the drill fail and name the lost keys)' })
+        .option('strategy', STRATEGY_OPTION)
         .option('target', {
           type: 'string',
           describe: `planned scenarios: the node acted on. ${PLANNED_SCENARIOS.map((x) => `${x}: ${PLANNED_NEEDS[x]}`).join('; ')}`,
@@ -140,6 +144,7 @@ export function drillCommand(ctx: CliContext): CommandModule<GlobalArgs, DrillAr
       const { report, files } = await drill(ctx, args, {
         scenario: args.scenario,
         ...(args.survivor ? { survivor: args.survivor } : {}),
+        ...(args.strategy ? { strategy: args.strategy } : {}),
         ...(args.target !== undefined ? { target: String(args.target) } : {}),
         lateKeys: args['late-keys'],
         ...(args['lab-dir'] ? { labDir: args['lab-dir'] } : {}),
@@ -165,6 +170,7 @@ interface DemoArgs extends GlobalArgs {
   mb: number;
   'address-base'?: string;
   'state-dir'?: string;
+  strategy?: RecoverStrategy;
 }
 
 export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs> {
@@ -180,6 +186,7 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
         .option('keys', { type: 'number', default: 2000, describe: 'small keys loaded before the drill' })
         .option('mb', { type: 'number', default: 20, describe: 'one-MiB values loaded before the drill' })
         .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' })
+        .option('strategy', STRATEGY_OPTION)
         .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<DemoArgs>,
     handler: async (args) => {
       const say = (line: string) => ctx.stderr.write(terminalSafe(`etcd-dr demo: ${line}\n`));
@@ -193,7 +200,7 @@ export function demoCommand(ctx: CliContext): CommandModule<GlobalArgs, DemoArgs
         const { report, files } = await drill(
           ctx,
           { ...args, inventory: lab.inventoryPath, yes: true },
-          { scenario: 'all-down', showPlan: false },
+          { scenario: 'all-down', showPlan: false, ...(args.strategy ? { strategy: args.strategy } : {}) },
         );
         if (args.json) ctx.out.set({ ...report, files });
         else {

@@ -41,6 +41,14 @@ export interface RecoverArgs extends RunArgs {
   strategy?: 'rejoin' | 'restore-all' | 'auto';
 }
 
+/** --strategy of recover, plan recover, drill and demo */
+export const STRATEGY_OPTION = {
+  type: 'string',
+  choices: ['rejoin', 'restore-all', 'auto'],
+  describe:
+    "recoveries: rejoin (default): the survivor restored alone, the others re-added one at a time; restore-all: the survivor's db restored on every member at once; auto: the faster by the plan's estimate",
+} as const;
+
 export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
   return y
     .option('survivor', { type: 'string', describe: 'restore from this member instead of the freshest one (the plan warns when it is not the freshest)' })
@@ -51,11 +59,7 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('backup-dir', { type: 'string', describe: "where the survivor's db is copied on the bastion (default <state-dir>/backups)" })
     .option('local-backup', { type: 'boolean', default: true, describe: "copy the survivor's db to the bastion (--no-local-backup to skip); the copy runs alongside the recovery, which ends only once it is on the bastion" })
     .option('backup-before-restore', { type: 'boolean', default: false, describe: 'finish the copy to the bastion before the restore starts (slower with a large db)' })
-    .option('strategy', {
-      type: 'string',
-      choices: ['rejoin', 'restore-all', 'auto'],
-      describe: "rejoin (default): the survivor restored alone, the others re-added one at a time; restore-all: the survivor's db restored on every member at once; auto: the faster by the plan's estimate",
-    })
+    .option('strategy', STRATEGY_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
     .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
     .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<T & RecoverArgs>;

@@ -8,9 +8,10 @@ import type { RunResult } from '../apply/executor.js';
 import { newRunId, type RunDir } from '../apply/rundir.js';
 import type { ClusterFacts } from '../facts/types.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
-import { planRecover } from '../plan/recover.js';
+import { readFileSync } from 'node:fs';
+import { planRecovery } from '../plan/restore-all.js';
 import { setAsideScript, stopScript } from '../plan/scripts.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan, RecoverStrategy } from '../plan/types.js';
 import { etcdctlArgv } from '../etcd/commands.js';
 import { etcdTarget } from '../etcd/node.js';
 import type { Transport } from '../ssh/transport.js';
@@ -61,6 +62,8 @@ export interface DrillReport {
   runId?: string;
   runDir?: string;
   survivor?: string;
+  /** recoveries: the strategy that ran (rejoin, restore-all, or rejoin after a failed restore-all) and how it was chosen */
+  strategy?: string;
   /** planned changes: the node added, removed or replaced */
   target?: string;
   /** planned changes: the membership before and after */
@@ -107,6 +110,8 @@ export interface DrillDeps {
 export interface DrillOptions {
   scenario: Scenario;
   survivor?: string;
+  /** recoveries: --strategy (default rejoin) */
+  strategy?: RecoverStrategy;
   /** keys written for `survivor-stale` while the stale member is down */
   lateKeys?: number;
   /** planned changes: the node to add (scale-out) or the member to remove or replace */
@@ -114,6 +119,10 @@ export interface DrillOptions {
 }
 
 const now = () => new Date().toISOString();
+
+function strategyText(p: Plan): string | undefined {
+  return p.strategy ? `${p.strategy.name} (${p.strategy.chosenBy === 'auto' ? 'chosen by --strategy auto' : p.strategy.chosenBy === 'flag' ? '--strategy' : 'the default'})` : undefined;
+}
 
 async function stopAll(d: DrillDeps, nodes: NodeSpec[]): Promise<void> {
   await Promise.all(
@@ -230,16 +239,29 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
   try {
     // a powered-off node must not hold up the probe; its connection is dropped first
     const facts = await d.gather();
-    plan = planRecover(
+    plan = planRecovery(
       { inventory: inv, facts, runId: d.runId, now: new Date(), toolVersion: d.toolVersion, lockFile: d.lockFile, holder: d.holder },
-      { kind: 'recover', exclude: excluded, learner: true, force: false, localBackup: true, backupDir: d.backupDir, ...(o.survivor ? { survivor: o.survivor } : {}) },
+      {
+        kind: 'recover', exclude: excluded, learner: true, force: false, localBackup: true, backupDir: d.backupDir,
+        ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.strategy ? { strategy: o.strategy } : {}),
+      },
     );
     report.runId = plan.runId;
     report.survivor = plan.survivor?.name;
+    report.strategy = strategyText(plan);
     await d.confirm(plan);
     const run = d.runDirFor(plan);
     report.runDir = run.dir;
-    result = await d.execute(plan, run);
+    try {
+      result = await d.execute(plan, run);
+    } finally {
+      // a restore-all that failed went on as rejoin: the run's plan says what ran
+      const ran = JSON.parse(readFileSync(run.planPath, 'utf8')) as Plan;
+      if (ran.strategy?.name !== plan.strategy?.name) {
+        report.strategy = `${strategyText(ran)} after restore-all failed`;
+        plan = ran;
+      }
+    }
   } catch (err) {
     report.error = err instanceof Error ? err.message : String(err);
     report.checks.push({ name: 'recovery completed', pass: false, evidence: report.error });

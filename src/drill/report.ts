@@ -80,7 +80,7 @@ export function reportMarkdown(r: DrillReport): string {
     `${r.description}.`,
     '',
     `- started ${r.startedAt}, finished ${r.finishedAt}, etcd-dr ${r.tool.version}`,
-    `- inventory \`${r.inventory}\`${r.survivor ? `; survivor **${r.survivor}**` : ''}${r.excluded.length ? `; left out: ${r.excluded.join(', ')}` : ''}${r.target ? `; target **${r.target}**` : ''}`,
+    `- inventory \`${r.inventory}\`${r.survivor ? `; survivor **${r.survivor}**` : ''}${r.strategy ? `; strategy **${r.strategy}**` : ''}${r.excluded.length ? `; left out: ${r.excluded.join(', ')}` : ''}${r.target ? `; target **${r.target}**` : ''}`,
     ...(r.members ? [`- members: ${r.members.before.join(', ')} → ${r.members.after?.join(', ') ?? '–'}`] : []),
     ...(r.runDir ? [`- run files: \`${r.runDir}\``] : []),
     ...(r.error ? ['', `**Error:** ${esc(r.error)}`] : []),
@@ -114,7 +114,7 @@ export function reportSummary(r: DrillReport): string {
     ...r.checks.map((c) => `  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name}: ${c.evidence.length > 160 ? `${c.evidence.slice(0, 157)}…` : c.evidence}`),
     r.kind === 'planned'
       ? `  change ${s(r.timings.totalMs)} (${timingRows(r).filter(([p]) => p !== 'total change').map(([p, t]) => `${p.replace(/ \(.*\)$/, '')} ${t}`).join(', ')})`
-      : `  RTO ${s(r.timings.totalMs)} (write availability after ${s(r.timings.firstMemberServingMs)}; stop ${s(r.timings.stopMs)}, restore ${s(r.timings.restoreMs)}, verify ${s(r.timings.verifyMs)})`,
+      : `  RTO ${s(r.timings.totalMs)}${r.strategy ? ` with ${r.strategy}` : ''} (write availability after ${s(r.timings.firstMemberServingMs)}; stop ${s(r.timings.stopMs)}, restore ${s(r.timings.restoreMs)}, verify ${s(r.timings.verifyMs)})`,
   ];
   return `${lines.join('\n')}\n`;
 }

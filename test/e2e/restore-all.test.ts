@@ -13,9 +13,13 @@ import { breakAllDown, etcdctlInNode, labExec, loadKeys, type LabState } from '.
 import type { JournalEvent } from '../../src/apply/rundir.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
 
 const T = 300_000;
+const table = new FaultTable('restore-all', 'Faults during a restore-all recovery (`--strategy restore-all`)');
+const t0 = Date.now();
+afterAll(() => table.save({ etcd: '3.4.23 and 3.5.30', lab: '3 nodes on 127.0.150.x (3.4) and 127.0.151.x (3.5)', data: '2000 keys + 3 × 1 MiB values', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
 
 interface Summary {
@@ -207,6 +211,14 @@ describe.each([
     const again = await runCli(['resume', id, '-i', lab.inventoryPath, '--state-dir', state, '--json']);
     expect(again.code).toBe(0);
     await expectRecovered(lab, before, id, ['etcd1', 'etcd2', 'etcd3']);
+    const failedStep = journal.find((e) => e.event === 'step-failed')!;
+    table.add({
+      fault: `etcd ${version}: etcd on etcd3 exits at every start (a wrapper bind-mounted over its binary in the node) during \`recover --strategy restore-all\``,
+      expected:
+        'restore-all\'s start fails on etcd3; every member is set back (etcd stopped, restored data dirs set aside, env files put back) and the run goes on with the rejoin path, whose join of etcd3 is rolled back: a working cluster of etcd1, etcd2 with every key; `resume` adds etcd3 once its etcd starts',
+      seen: `step ${failedStep.event === 'step-failed' ? `${failedStep.step}: ${failedStep.error.slice(0, 160)}` : '?'}; plan amended (${amended.changes.length} changes, the plan it started with kept beside), strategy now ${plan.strategy?.name}; recover exit ${r.code}; members ${list.map((m) => m.name).join(', ')} serving, 0 of ${before.size} keys lost or changed, hashkv equal; resume exit ${again.code}: 3 voting members, env files agree, old data dirs kept, every key`,
+      pass: true,
+    });
   }, T);
 
   it('a run killed during the restore-all steps is finished by `resume`', async () => {
@@ -223,5 +235,12 @@ describe.each([
     // it finished as restore-all: no fallback, no member add
     expect(plan.strategy?.name).toBe('restore-all');
     expect(journal.some((e) => e.event === 'plan-amended')).toBe(false);
+    const restoreStep = plan.steps.find((x) => x.action.type === 'restore-all')!.id;
+    table.add({
+      fault: `etcd ${version}: SIGKILL of \`recover --strategy restore-all\` once step ${restoreStep} (the restore on every member) has started`,
+      expected: 'no run-end in the journal; `resume` repeats the restore (each node waits for a restore still running, then finds its marker) and finishes as restore-all with every key',
+      seen: `journal: no run-end after the kill; resume exit ${r.code}, ${journal.filter((e) => e.event === 'step-start' && e.step === restoreStep).length} start(s) of ${restoreStep}; 3 voting members, env files agree, old data dirs kept, 0 of ${before.size} keys lost or changed, hashkv equal`,
+      pass: true,
+    });
   }, T);
 });
