@@ -42,6 +42,15 @@ export function checkExclude(plan: Plan, names: readonly string[]): void {
       `bring the node back, then \`etcd-dr resume ${id}\``,
     );
   }
+  if (plan.fallback?.length) {
+    // a restore-all run: a member that cannot take part fails its step, and the run then sets every member
+    // back and goes on as rejoin, whose plan --exclude amends
+    throw new ExitError(
+      `run ${id} restores every member at once (restore-all); --exclude applies once it has gone on as rejoin`,
+      EXIT.badInput,
+      `\`etcd-dr resume ${id}\` without --exclude: a member that cannot take part fails its step, every member is set back and the run goes on as rejoin; then \`etcd-dr resume ${id} --exclude …\` if that member's join fails`,
+    );
+  }
   for (const m of names) {
     if (plan.survivor?.name === m) {
       throw new ExitError(

@@ -1,5 +1,6 @@
 import type { NodeFacts } from '../../src/facts/types.js';
 import { ADD_RULE_MS, ASSUMED_LINK, estimate, renderEstimate, type CostInputs } from '../../src/plan/cost.js';
+import { checkExclude } from '../../src/plan/exclude.js';
 import { planRecovery, sentDbPath } from '../../src/plan/restore-all.js';
 import { renderPlan } from '../../src/plan/render.js';
 import { receiveDbScript, sentDbCheckScript } from '../../src/plan/scripts.js';
@@ -195,5 +196,14 @@ describe('the copy scripts', () => {
     writeFileSync(dst, 'changed');
     expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:missing');
     expect(readdirSync(dir).some((f) => f.startsWith('db.mismatch.'))).toBe(true);
+  });
+});
+
+describe('resume --exclude on a restore-all run', () => {
+  it('is bad input until the run has gone on as rejoin (its fallback), then applies as on any rejoin run', () => {
+    const p = plan(stopped(), { strategy: 'restore-all' });
+    expect(() => checkExclude(p, ['etcd3'])).toThrow(/applies once it has gone on as rejoin/);
+    const { fallback: _f, ...fellBack } = p;
+    expect(() => checkExclude({ ...fellBack, steps: [...p.steps.slice(0, 6), ...p.fallback!] }, ['etcd3'])).not.toThrow();
   });
 });
