@@ -189,7 +189,8 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
     commands: members.map((m) => `# ${m.name}\n${startScript(m)}\n${waitHealthyScript(m, 120)}`),
     why: 'every member starts at once: one election for the whole cluster, then each serves',
   });
-  for (const s of rest.filter((x) => x.action.type === 'verify' || x.action.type === 'unlock')) {
+  // the verification and what follows it (the afterVerify hook, the unlock) as rejoin has them
+  for (const s of rest.slice(rest.findIndex((x) => x.action.type === 'verify'))) {
     const { id, ...r } = s;
     add({ slug: id.replace(/^\d+-/, ''), ...r });
   }

@@ -156,8 +156,9 @@ describe.each([
     const state = tempDir();
     const r = await runCli(['recover', '-i', lab.inventoryPath, '--state-dir', state, '--strategy', 'restore-all', '--yes', '--json']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Strategy: restore-all \(--strategy\)/);
-    expect(r.stdout).toMatch(/faster: /);
+    // with --json the text plan goes to stderr, for the person confirming
+    expect(r.stderr).toMatch(/Strategy: restore-all \(--strategy\)/);
+    expect(r.stderr).toMatch(/faster: /);
     const s = lastJson<Summary>(r.stdout);
     await expectRecovered(lab, before, s.runId, ['etcd1', 'etcd2', 'etcd3']);
     const { journal, plan } = runFiles(s.runDir);

@@ -207,3 +207,18 @@ describe('resume --exclude on a restore-all run', () => {
     expect(() => checkExclude({ ...fellBack, steps: [...p.steps.slice(0, 6), ...p.fallback!] }, ['etcd3'])).not.toThrow();
   });
 });
+
+describe('restore-all with inventory hooks', () => {
+  it('keeps beforeStop after the lock and afterVerify after the verification, in the plan and in its fallback', () => {
+    const inv = inventory(3);
+    const hooks = { beforeStop: ['systemctl stop kubelet'], afterVerify: ['systemctl start kubelet'], timeoutSec: 60 };
+    const withHooks = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, hooks })) };
+    const p = planRecovery(planContext(withHooks, clusterFacts(stopped())), intent({ strategy: 'restore-all' }));
+    const types = p.steps.map((s) => (s.action.type === 'hook' ? `hook ${s.action.hook}` : s.action.type));
+    expect(types.slice(0, 3)).toEqual(['lock', 'hook beforeStop', 'stop-etcd']);
+    expect(types.slice(-3)).toEqual(['verify', 'hook afterVerify', 'unlock']);
+    expect(p.fallback!.map((s) => (s.action.type === 'hook' ? `hook ${s.action.hook}` : s.action.type)).slice(-3)).toEqual(['verify', 'hook afterVerify', 'unlock']);
+    const ids = [...p.steps, ...p.fallback!].map((s) => s.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
