@@ -10,6 +10,7 @@ import type { NodeFacts } from '../facts/types.js';
 import { peerUrl, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { ASSUMED_LINK, estimate, type CostEstimate, type LinkRate } from './cost.js';
+import { layoutOf } from './datadir-layout.js';
 import { editEnvText } from './envedit.js';
 import { initialCluster, planRecover, restoreCapabilities, BUMP_REVISION, type PlanContext } from './recover.js';
 import { receiveDbScript, restoreScript, startScript, waitHealthyScript, WAL_MIB, writeEnvScript } from './scripts.js';
@@ -72,6 +73,13 @@ export function restoreAllRefusal(ctx: PlanContext, intent: RecoverIntent, rejoi
   }
   const facts = (name: string): NodeFacts => ctx.facts.nodes.find((n) => n.name === name)!;
   const members = rejoin.finalMembers.map(facts);
+  const mounts = members.filter((n) => layoutOf(n) === 'inside');
+  if (mounts.length) {
+    return new RefusedError(
+      `restore-all does not handle a data dir that is its own mount point yet (${mounts.map((n) => n.name).join(', ')}): its copy of the db and its set-aside dirs would land beside the mount, on another file system`,
+      'use --strategy rejoin, which restores inside the mount point',
+    );
+  }
   const version = (n: NodeFacts) => n.versions.etcd?.raw ?? '?';
   const versions = [...new Set(members.map(version))];
   if (versions.length > 1 || versions[0] === '?') {

@@ -151,6 +151,13 @@ describe('planRecovery: restore-all', () => {
     expect(auto.warnings.join('\n')).toMatch(/--strategy auto runs rejoin: restore-all cannot run here/);
   });
 
+  it('a data dir that is its own mount point: refused, auto runs rejoin', () => {
+    const nodes = stopped();
+    nodes[2]!.dataDir!.mountPoint = true;
+    expect(refusal(() => plan(nodes, { strategy: 'restore-all' })).message).toMatch(/own mount point yet \(etcd3\)/);
+    expect(plan(nodes, { strategy: 'auto' }).strategy?.name).toBe('rejoin');
+  });
+
   it('the survivor needs room for its restore only', () => {
     expect(plan(stopped({}, { 2: { freeBytes: 90 * MiB } }), { strategy: 'restore-all' }).strategy?.name).toBe('restore-all');
   });
