@@ -222,6 +222,18 @@ describe.each([
     });
   }, T);
 
+  it('the majority-lost drill with --strategy restore-all passes and its reports say which strategy ran', async () => {
+    const dir = tempDir();
+    const md = join(dir, 'drill.md');
+    const json = join(dir, 'drill.json');
+    const r = await runCli(['drill', '-i', lab.inventoryPath, '--scenario', 'majority-lost', '--strategy', 'restore-all', '--yes', '--state-dir', join(dir, 'state'), '--report', json, '--markdown', md]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/RTO \d+\.\d+ s with restore-all \(--strategy\)/);
+    expect((JSON.parse(readFileSync(json, 'utf8')) as { strategy?: string; pass: boolean })).toMatchObject({ pass: true, strategy: 'restore-all (--strategy)' });
+    expect(readFileSync(md, 'utf8')).toContain('strategy **restore-all (--strategy)**');
+    expect((await membersOf(lab, 'etcd1')).every((m) => m.started && !m.isLearner)).toBe(true);
+  }, T);
+
   it('a run killed during the restore-all steps is finished by `resume`', async () => {
     const before = await keysOf(lab, 'etcd1');
     await breakAllDown(lab);
