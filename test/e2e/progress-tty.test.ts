@@ -7,7 +7,7 @@
  * run prints plain lines. Lab on 127.0.141.x.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { labExec, type LabState } from '../../src/lab/index.js';
@@ -73,6 +73,7 @@ afterAll(async () => {
     // the server is gone already
   }
   await stopLab(lab);
+  rmSync(work, { recursive: true, force: true });
 }, T);
 
 describe('live progress in a real terminal (tmux)', () => {
