@@ -5,6 +5,7 @@ import {
   type LabDirOptions, type LabEtcdVersion,
 } from '../lab/index.js';
 import { DATA_DIR_FS, DEFAULT_DATA_DIR_MIB, type DataDirFs } from '../lab/datadir-mount.js';
+import type { LabProfileName } from '../lab/profile.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { withHelp } from './help.js';
 
@@ -29,7 +30,7 @@ function json(ctx: CliContext, value: object): void {
   ctx.out.set({ ...value });
 }
 
-function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string; 'data-dir-mount'?: string; 'data-dir-size'?: number }> {
+function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string; 'data-dir-mount'?: string; 'data-dir-size'?: number; profile?: string }> {
   return {
     command: 'up',
     describe: 'build the lab (or boot it again): N nodes with sshd and a TLS etcd cluster, an inventory, an SSH key',
@@ -40,13 +41,14 @@ function up(ctx: CliContext): CommandModule<LabArgs, LabArgs & { nodes?: number;
         .option('etcd', { type: 'string', choices: ['3.4', '3.5'], describe: 'etcd version (default 3.4; 3.5 is fetched into the cache once)' })
         .option('address-base', { type: 'string', describe: 'node i gets <base><i> (default 127.0.10.)' })
         .option('data-dir-mount', { type: 'string', choices: [...DATA_DIR_FS], describe: 'each node\'s data dir on a file system of its own (a loop-mounted image), as a dedicated etcd volume' })
-        .option('data-dir-size', { type: 'number', describe: `MiB of that file system (default ${DEFAULT_DATA_DIR_MIB})` }) as unknown as Argv<
-        LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string; 'data-dir-mount'?: string; 'data-dir-size'?: number }
+        .option('data-dir-size', { type: 'number', describe: `MiB of that file system (default ${DEFAULT_DATA_DIR_MIB})` })
+        .option('profile', { type: 'string', describe: 'plain (default), or kubespray: each node also runs the events cluster (etcd-events), env files as kubespray writes them, inventories logging in as ops with sudo' }) as unknown as Argv<
+        LabArgs & { nodes?: number; members?: number; etcd?: string; 'address-base'?: string; 'data-dir-mount'?: string; 'data-dir-size'?: number; profile?: string }
       >,
     handler: async (args) => {
       const opts = dirOptions(ctx, args);
       const t0 = Date.now();
-      const state = await labUp({ ...opts, nodes: args.nodes, members: args.members, etcd: args.etcd as LabEtcdVersion | undefined, addressBase: args['address-base'],
+      const state = await labUp({ ...opts, nodes: args.nodes, members: args.members, etcd: args.etcd as LabEtcdVersion | undefined, addressBase: args['address-base'], profile: args.profile as LabProfileName | undefined,
         ...(args['data-dir-mount'] ? { dataDirMount: { fs: args['data-dir-mount'] as DataDirFs, sizeMiB: args['data-dir-size'] ?? DEFAULT_DATA_DIR_MIB } } : {}),
       });
       if (args.json) return json(ctx, state);

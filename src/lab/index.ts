@@ -11,3 +11,4 @@ export { renderStatusTable, renderUsage } from './render.js';
 export { labNodeProcesses, labCmdlineProcesses } from './procs.js';
 export { mountNodeTmpfs, nodeDiskUsage, resizeNodeTmpfs, type NodeDiskUsage } from './disk.js';
 export { ackedWrites, apiserverCtl, enableApiservers, LAB_APISERVER_HOOKS, withApiserverHooks, type AckedWrite } from './apiserver.js';
+export { EVENTS_CLUSTER, LAB_PROFILES, MAIN_CLUSTER, type LabCluster, type LabFeatures, type LabProfileName } from './profile.js';

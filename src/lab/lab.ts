@@ -22,9 +22,10 @@ import { ensureLabPki, nodeSslFiles } from './pki.js';
 import { checkPrereqs, ensureEtcd35, findProgram, requireRoot } from './prereq.js';
 import { killUntilGone, labCmdlineProcesses, labNodeProcesses, scanProcs, sleep } from './procs.js';
 import {
-  CLIENT_PORT, LAB_ENV_FILE, LAB_SSL_DIR, OPS_SUDOERS, PEER_PORT, renderEtcdEnv, renderEtcdUnit, renderInventory,
+  CLIENT_PORT, LAB_SSL_DIR, OPS_SUDOERS, renderEtcdEnv, renderEtcdUnit, renderInventory,
   renderEtcHosts, renderKnownHosts, renderSshdConfig,
 } from './render.js';
+import { labClusters, labFeatures, profileProblem, type LabCluster, type LabFeatures, type LabProfileName } from './profile.js';
 import { describeFailure, runFile, tailLines } from './run.js';
 import { LAB_FILE_FORMAT, readLabFile, toLabState, withLabLock, writeLabFile, type LabFile, type LabFileNode } from './store.js';
 import { etcdClient, memberHealthy, type EtcdClient } from './tls.js';
@@ -93,10 +94,12 @@ interface LabParams {
   etcd: LabEtcdVersion;
   addressBase: string;
   dataDirMount?: DataDirMount;
+  profile: LabProfileName;
+  features: LabFeatures;
 }
 
 /** The parameters of the lab to bring up: the existing lab's, which options may only repeat. */
-export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase' | 'members' | 'dataDirMount'> | undefined, opts: LabUpOptions, dir: string): LabParams {
+export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 'addressBase' | 'members' | 'dataDirMount' | 'profile' | 'features'> | undefined, opts: LabUpOptions, dir: string): LabParams {
   if (existing) {
     const diffs: string[] = [];
     if (opts.nodes !== undefined && opts.nodes !== existing.nodeCount) diffs.push(`${opts.nodes} nodes (it has ${existing.nodeCount})`);
@@ -107,6 +110,7 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
     if (opts.dataDirMount !== undefined && !sameDataDirMount(opts.dataDirMount, existing.dataDirMount)) {
       diffs.push(`data dirs on ${describeDataDirMount(opts.dataDirMount)} (${existing.dataDirMount ? `it has ${describeDataDirMount(existing.dataDirMount)}` : 'its data dirs are on the node\'s /var/lib'})`);
     }
+    if (opts.profile !== undefined && opts.profile !== (existing.profile ?? 'plain')) diffs.push(`profile ${opts.profile} (it has ${existing.profile ?? 'plain'})`);
     if (diffs.length) {
       throw new ExitError(
         `the lab in ${dir} was made with other parameters: you asked for ${diffs.join(', ')}`,
@@ -114,13 +118,19 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
         `to build a new lab there, remove this one first: etcd-dr lab down --purge --dir ${dir}`,
       );
     }
+    const profile = existing.profile ?? 'plain';
     return {
       nodeCount: existing.nodeCount, members: existing.members ?? existing.nodeCount, etcd: existing.etcd, addressBase: existing.addressBase,
       ...(existing.dataDirMount ? { dataDirMount: existing.dataDirMount } : {}),
+      profile, features: existing.features ?? labFeatures(profile),
     };
   }
   const nodeCount = opts.nodes ?? DEFAULT_NODE_COUNT;
-  const p: LabParams = { nodeCount, members: opts.members ?? nodeCount, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE };
+  const profile = opts.profile ?? 'plain';
+  const p: LabParams = {
+    nodeCount, members: opts.members ?? nodeCount, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE,
+    profile, features: profileProblem(profile) ? labFeatures('plain') : labFeatures(profile, opts.features),
+  };
   if (opts.dataDirMount) p.dataDirMount = opts.dataDirMount;
   const problems = [
     nodeCountProblem(p.nodeCount),
@@ -128,6 +138,7 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
     etcdVersionProblem(p.etcd),
     addressBaseProblem(p.addressBase, p.nodeCount),
     dataDirMountProblem(p.dataDirMount),
+    profileProblem(p.profile),
   ].filter(
     (x): x is InputProblem => x !== undefined,
   );
@@ -175,16 +186,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabState> {
       // A new cluster starts every member at once; a formed one starts what a booting host would.
       const bootedHosts = new Set(down.map((n) => n.host));
       const candidates = f.bootstrapped ? f.nodes.filter((n) => bootedHosts.has(n.host)) : memberNodes(f);
-      const started = await startEtcd(f.nodes.filter((n) => candidates.some((x) => x.host === n.host)), !f.bootstrapped);
+      const started = await startEtcd(f.nodes.filter((n) => candidates.some((x) => x.host === n.host)), !f.bootstrapped, clustersOf(f));
       if (started.length) {
         const t2 = Date.now();
-        c.log(`waiting for etcd on ${started.map((n) => n.name).join(', ')} to serve clients`);
+        c.log(`waiting for etcd on ${started.map(unitName).join(', ')} to serve clients`);
         await waitHealthy(c.dir, started, healthTimeoutMs);
-        c.log(`etcd serves on ${started.map((n) => n.name).join(', ')} (${((Date.now() - t2) / 1000).toFixed(1)} s)`);
+        c.log(`etcd serves on ${started.map(unitName).join(', ')} (${((Date.now() - t2) / 1000).toFixed(1)} s)`);
       }
       if (!f.bootstrapped) {
         // as kubespray does once the cluster exists: a restarted member must join, never bootstrap
-        await Promise.all(memberNodes(f).map((n) => setClusterStateExisting(n)));
+        await Promise.all(memberNodes(f).flatMap((n) => clustersOf(f).map((cl) => setClusterStateExisting(n, cl.envFile))));
         f = { ...f, bootstrapped: true };
         writeLabFile(c.dir, f);
       }
@@ -213,6 +224,8 @@ function newLabFile(p: LabParams): LabFile {
     clusterName: LAB_CLUSTER_NAME,
     bootstrapped: false,
     createdAt: new Date().toISOString(),
+    ...(p.profile !== 'plain' ? { profile: p.profile } : {}),
+    ...(p.features.eventsCluster || p.features.kubesprayEnv || p.features.opsLogin ? { features: p.features } : {}),
     nodes: deriveNodes(p.nodeCount, p.addressBase).map((n) => ({ ...n, poweredOn: false, sshdPid: null, unsharePid: null, mntNs: null, bootedAt: null })),
   };
 }
@@ -222,7 +235,8 @@ function withNodes(f: LabFile, updated: LabFileNode[]): LabFile {
 }
 
 async function assertAddressesFree(f: LabFile): Promise<void> {
-  const checks = f.nodes.flatMap((n) => [22, CLIENT_PORT, PEER_PORT].map(async (port) => ((await tcpAnswers(n.address, port, 300)) ? `${n.address}:${port}` : undefined)));
+  const ports = [22, ...clustersOf(f).flatMap((c) => [c.clientPort, c.peerPort])];
+  const checks = f.nodes.flatMap((n) => ports.map(async (port) => ((await tcpAnswers(n.address, port, 300)) ? `${n.address}:${port}` : undefined)));
   const busy = (await Promise.all(checks)).filter((x): x is string => x !== undefined);
   if (busy.length) {
     throw new ExitError(
@@ -265,7 +279,10 @@ async function prepareLabFiles(dir: string, f: LabFile, etcd35Bin: string | unde
   const mount = f.dataDirMount;
   if (mount) await Promise.all(f.nodes.map((n) => ensureDataDirImage(nodePaths(dir, n.host).nodeDir, mount)));
   writeFileSync(lp.knownHosts, renderKnownHosts(f.nodes, f.nodes.map((n) => readFileSync(`${nodePaths(dir, n.host).hostKey}.pub`, 'utf8'))), { mode: 0o644 });
-  writeFileSync(lp.inventory, renderInventory(f.nodes, { identityFile: lp.identityFile, knownHostsFile: lp.knownHosts }), { mode: 0o644 });
+  for (const cl of clustersOf(f)) {
+    const ops = featuresOf(f).opsLogin;
+    writeFileSync(join(dir, cl.inventoryFile), renderInventory(f.nodes, { identityFile: lp.identityFile, knownHostsFile: lp.knownHosts, cluster: cl, ops }), { mode: 0o644 });
+  }
 }
 
 async function sshKeygen(file: string, comment: string): Promise<void> {
@@ -305,7 +322,11 @@ function prepareNodeDisk(dir: string, n: LabFileNode, f: LabFile): void {
   };
   // a bare node (beyond the first `members`) gets no env file: etcd-dr scale-out writes one
   const members = memberNodes(f);
-  if (members.some((m) => m.host === n.host)) writeFileSync(join(etc, 'etcd.env'), renderEtcdEnv(n, members, 'new'), { mode: 0o640 });
+  if (members.some((m) => m.host === n.host)) {
+    for (const cl of clustersOf(f)) {
+      writeFileSync(join(etc, cl.envFile.replace(/^\/etc\//, '')), renderEtcdEnv(n, members, 'new', { cluster: cl, kubespray: featuresOf(f).kubesprayEnv }), { mode: 0o640 });
+    }
+  }
   // every lab host name resolves on every node, as kubespray's /etc/hosts management does
   writeFileSync(join(etc, 'hosts'), renderEtcHosts(readText('/etc/hosts'), f.nodes), { mode: 0o644 });
   const ssl = upperDir(LAB_SSL_DIR.replace(/^\/etc\//, ''), 0o700);
@@ -317,8 +338,10 @@ function prepareNodeDisk(dir: string, n: LabFileNode, f: LabFile): void {
   writeFileSync(sudoers, OPS_SUDOERS, { mode: 0o440 });
   chmodSync(sudoers, 0o440);
   const system = upperDir('systemd/system', 0o755);
-  writeFileSync(join(system, 'etcd.service'), renderEtcdUnit(), { mode: 0o644 });
-  ensureSymlink('/etc/systemd/system/etcd.service', join(upperDir('systemd/system/multi-user.target.wants', 0o755), 'etcd.service'));
+  for (const cl of clustersOf(f)) {
+    writeFileSync(join(system, `${cl.service}.service`), renderEtcdUnit(cl), { mode: 0o644 });
+    ensureSymlink(`/etc/systemd/system/${cl.service}.service`, join(upperDir('systemd/system/multi-user.target.wants', 0o755), `${cl.service}.service`));
+  }
 }
 
 function installIfChanged(src: string, dst: string, mode: number): void {
@@ -359,28 +382,42 @@ async function powerOnNode(dir: string, n: LabFileNode): Promise<LabFileNode> {
   return { ...n, poweredOn: true, sshdPid: b.sshdPid, unsharePid: b.unsharePid, mntNs: b.mntNs, bootedAt: new Date().toISOString() };
 }
 
-/** `systemctl start --no-block etcd` in each node (only where it is enabled, unless `all`); returns those started. */
-async function startEtcd(nodes: LabFileNode[], all: boolean): Promise<LabFileNode[]> {
-  const results = await Promise.all(
-    nodes.map(async (n) => {
-      if (!all) {
-        // as a booting host would, but a node without an env file (a bare node) is not even tried
-        const en = await execInNode(n, ['sh', '-c', `systemctl is-enabled --quiet etcd && test -r ${LAB_ENV_FILE}`], { timeout: 30 });
-        if (en.code !== 0) return undefined;
-      }
-      const r = await execInNode(n, ['systemctl', 'start', '--no-block', 'etcd'], { timeout: 60 });
-      if (r.code !== 0) throw new ApplyError(`${n.host}: could not start etcd: ${describeFailure(r)}`);
-      return n;
-    }),
-  );
-  return results.filter((n): n is LabFileNode => n !== undefined);
+/** One cluster's etcd on one node. */
+interface NodeUnit {
+  node: LabFileNode;
+  cluster: LabCluster;
 }
 
-/** Wait until every node's member answers /health; fail early when etcd died in a node. */
-async function waitHealthy(dir: string, nodes: LabFileNode[], timeoutMs: number): Promise<void> {
+const unitName = (u: NodeUnit) => `${u.node.name}${u.cluster.nameSuffix}`;
+
+/**
+ * `systemctl start --no-block <unit>` of each of the lab's clusters in each node (only where it is
+ * enabled, unless `all`); returns those started.
+ */
+async function startEtcd(nodes: LabFileNode[], all: boolean, clusters: readonly LabCluster[]): Promise<NodeUnit[]> {
+  const results = await Promise.all(
+    nodes.flatMap((n) =>
+      clusters.map(async (cl): Promise<NodeUnit | undefined> => {
+        if (!all) {
+          // as a booting host would, but a node without an env file (a bare node) is not even tried
+          const en = await execInNode(n, ['sh', '-c', `systemctl is-enabled --quiet ${cl.service} && test -r ${cl.envFile}`], { timeout: 30 });
+          if (en.code !== 0) return undefined;
+        }
+        const r = await execInNode(n, ['systemctl', 'start', '--no-block', cl.service], { timeout: 60 });
+        if (r.code !== 0) throw new ApplyError(`${n.host}: could not start ${cl.service}: ${describeFailure(r)}`);
+        return { node: n, cluster: cl };
+      }),
+    ),
+  );
+  return results.filter((u): u is NodeUnit => u !== undefined);
+}
+
+/** Wait until every unit's member answers /health; fail early when its etcd died in a node. */
+async function waitHealthy(dir: string, units: NodeUnit[], timeoutMs: number): Promise<void> {
   const pki = labPaths(dir).pkiDir;
-  const clients = new Map<string, EtcdClient>(nodes.map((n) => [n.host, etcdClient(pki, n.address, n.host, 2)]));
-  const pending = new Set(nodes.map((n) => n.host));
+  const key = (u: NodeUnit) => `${u.node.host}/${u.cluster.service}`;
+  const clients = new Map<string, EtcdClient>(units.map((u) => [key(u), etcdClient(pki, u.node.address, u.node.host, 2, u.cluster.clientPort)]));
+  const pending = new Set(units.map(key));
   const deadline = Date.now() + timeoutMs;
   let lastStateCheck = Date.now();
   try {
@@ -393,18 +430,21 @@ async function waitHealthy(dir: string, nodes: LabFileNode[], timeoutMs: number)
       if (!pending.size) return;
       if (Date.now() - lastStateCheck > 1000) {
         lastStateCheck = Date.now();
-        for (const n of nodes.filter((x) => pending.has(x.host))) {
-          const s = await execInNode(n, ['systemctl', 'is-active', 'etcd'], { timeout: 30 });
+        for (const u of units.filter((x) => pending.has(key(x)))) {
+          const s = await execInNode(u.node, ['systemctl', 'is-active', u.cluster.service], { timeout: 30 });
           if (s.stdout.trim() === 'failed' || s.stdout.trim() === 'inactive') {
-            throw new ApplyError(`${n.host}: etcd (${n.name}) stopped while starting; last lines of its /var/log/etcd.log:\n${etcdLogTail(dir, n.host)}`, `see: etcd-dr lab exec ${n.name} --dir ${dir} -- systemctl status etcd`);
+            throw new ApplyError(
+              `${u.node.host}: ${u.cluster.service} (${unitName(u)}) stopped while starting; last lines of its /var/log/${u.cluster.service}.log:\n${etcdLogTail(dir, u.node.host, u.cluster)}`,
+              `see: etcd-dr lab exec ${u.node.name} --dir ${dir} -- systemctl status ${u.cluster.service}`,
+            );
           }
         }
       }
       if (Date.now() > deadline) {
-        const who = nodes.filter((n) => pending.has(n.host));
+        const who = units.filter((u) => pending.has(key(u)));
         throw new ApplyError(
-          `etcd did not serve clients within ${timeoutMs / 1000} s on ${who.map((n) => `${n.name} (${n.host})`).join(', ')}; the nodes are up. Last log lines:\n` +
-            who.map((n) => `  ${n.host}:\n${etcdLogTail(dir, n.host)}`).join('\n'),
+          `etcd did not serve clients within ${timeoutMs / 1000} s on ${who.map((u) => `${unitName(u)} (${u.node.host})`).join(', ')}; the nodes are up. Last log lines:\n` +
+            who.map((u) => `  ${u.node.host} ${u.cluster.service}:\n${etcdLogTail(dir, u.node.host, u.cluster)}`).join('\n'),
           `look closer with: etcd-dr lab status --dir ${dir}; to start over: etcd-dr lab down --purge --dir ${dir}`,
         );
       }
@@ -415,6 +455,15 @@ async function waitHealthy(dir: string, nodes: LabFileNode[], timeoutMs: number)
   }
 }
 
+/** The clusters the lab runs on its member nodes, and its features (a lab.json from before profiles: plain). */
+function clustersOf(f: Pick<LabFile, 'features'>): LabCluster[] {
+  return labClusters(featuresOf(f));
+}
+
+function featuresOf(f: Pick<LabFile, 'features'>): LabFeatures {
+  return f.features ?? labFeatures('plain');
+}
+
 function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -423,17 +472,18 @@ function readText(file: string): string {
   }
 }
 
-function etcdLogTail(dir: string, host: string): string {
+function etcdLogTail(dir: string, host: string, cl?: LabCluster): string {
+  const log = cl && cl.service !== 'etcd' ? join(nodePaths(dir, host).nodeDir, 'upper', 'var-log', `${cl.service}.log`) : nodePaths(dir, host).etcdLog;
   try {
-    return tailLines(readFileSync(nodePaths(dir, host).etcdLog, 'utf8'), 8).replace(/^/gm, '    ');
+    return tailLines(readFileSync(log, 'utf8'), 8).replace(/^/gm, '    ');
   } catch {
     return '    (no log yet)';
   }
 }
 
-async function setClusterStateExisting(n: LabFileNode): Promise<void> {
-  const r = await execInNode(n, ['sed', '-i', '-e', 's/^ETCD_INITIAL_CLUSTER_STATE=new$/ETCD_INITIAL_CLUSTER_STATE=existing/', LAB_ENV_FILE], { timeout: 30 });
-  if (r.code !== 0) throw new ApplyError(`${n.host}: could not set ETCD_INITIAL_CLUSTER_STATE=existing in ${LAB_ENV_FILE}: ${describeFailure(r)}`);
+async function setClusterStateExisting(n: LabFileNode, envFile: string): Promise<void> {
+  const r = await execInNode(n, ['sed', '-i', '-e', 's/^ETCD_INITIAL_CLUSTER_STATE=new$/ETCD_INITIAL_CLUSTER_STATE=existing/', envFile], { timeout: 30 });
+  if (r.code !== 0) throw new ApplyError(`${n.host}: could not set ETCD_INITIAL_CLUSTER_STATE=existing in ${envFile}: ${describeFailure(r)}`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -541,7 +591,7 @@ export async function powerOn(target: LabTarget, nodeRef: string, log?: LabLog):
     const on = await powerOnNode(c.dir, n);
     let nf = withNodes(f, [on]);
     writeLabFile(c.dir, nf);
-    const started = f.bootstrapped ? await startEtcd([on], false) : [];
+    const started = f.bootstrapped ? await startEtcd([on], false, clustersOf(f)) : [];
     c.log(`${n.host} (${n.name}) is on${started.length ? '; etcd is starting' : ''}`);
     nf = refreshPower(nf);
     return toLabState(c.dir, nf);

@@ -1,5 +1,6 @@
 /** Pure renderers of the files a lab is made of: env files, sshd configs, the inventory, known_hosts. */
 import { initialCluster, LAB_CLUSTER_NAME, type NodeIdentity } from './naming.js';
+import { MAIN_CLUSTER, type LabCluster } from './profile.js';
 import type { LabNodeStatus, LabState } from './types.js';
 
 export const LAB_SSL_DIR = '/etc/ssl/etcd/ssl';
@@ -10,31 +11,44 @@ export const PEER_PORT = 2380;
 
 export type InitialClusterState = 'new' | 'existing';
 
+/** How an env file is rendered: which of the node's clusters, and whether with kubespray's lines of today. */
+export interface EnvRenderOptions {
+  /** default: the main cluster */
+  cluster?: LabCluster;
+  /** the lines kubespray's template writes besides the seed's (the kubespray profile) */
+  kubespray?: boolean;
+}
+
 /**
- * `/etc/etcd.env` of one node, line for line in kubespray's format. The one difference: no
- * `https://127.0.0.1:2379` client listener, because every lab node shares the host's loopback
- * interface (the file says so too).
+ * `/etc/etcd.env` of one node (or `/etc/etcd-events.env`), line for line in kubespray's format. The one
+ * difference: no `https://127.0.0.1:<client port>` listener (nor the ETCDCTL_ENDPOINTS that uses it),
+ * because every lab node shares the host's loopback interface (the file says so too).
  */
-export function renderEtcdEnv(node: NodeIdentity, all: readonly NodeIdentity[], state: InitialClusterState): string {
+export function renderEtcdEnv(node: NodeIdentity, all: readonly NodeIdentity[], state: InitialClusterState, o: EnvRenderOptions = {}): string {
   const ssl = LAB_SSL_DIR;
+  const c = o.cluster ?? MAIN_CLUSTER;
+  const named = (n: NodeIdentity): NodeIdentity => ({ ...n, name: `${n.name}${c.nameSuffix}` });
+  const ks = o.kubespray === true;
   return [
-    `ETCD_DATA_DIR=${LAB_DATA_DIR}`,
-    `ETCD_ADVERTISE_CLIENT_URLS=https://${node.address}:${CLIENT_PORT}`,
-    `ETCD_INITIAL_ADVERTISE_PEER_URLS=https://${node.address}:${PEER_PORT}`,
+    `ETCD_DATA_DIR=${c.dataDir}`,
+    `ETCD_ADVERTISE_CLIENT_URLS=https://${node.address}:${c.clientPort}`,
+    `ETCD_INITIAL_ADVERTISE_PEER_URLS=https://${node.address}:${c.peerPort}`,
     `ETCD_INITIAL_CLUSTER_STATE=${state}`,
     'ETCD_METRICS=basic',
-    '# etcd-dr lab: no https://127.0.0.1:2379 listener here (kubespray adds one): all lab nodes share the',
-    '# host\'s loopback interface, so every node would try to listen on the same 127.0.0.1:2379.',
-    `ETCD_LISTEN_CLIENT_URLS=https://${node.address}:${CLIENT_PORT}`,
+    ...(ks && c.metricsPort ? [`ETCD_LISTEN_METRICS_URLS=http://${node.address}:${c.metricsPort}`] : []),
+    `# etcd-dr lab: no https://127.0.0.1:${c.clientPort} listener here (kubespray adds one): all lab nodes share the`,
+    `# host's loopback interface, so every node would try to listen on the same 127.0.0.1:${c.clientPort}.`,
+    `ETCD_LISTEN_CLIENT_URLS=https://${node.address}:${c.clientPort}`,
     'ETCD_ELECTION_TIMEOUT=5000',
     'ETCD_HEARTBEAT_INTERVAL=250',
-    'ETCD_INITIAL_CLUSTER_TOKEN=k8s_etcd',
-    `ETCD_LISTEN_PEER_URLS=https://${node.address}:${PEER_PORT}`,
-    `ETCD_NAME=${node.name}`,
+    `ETCD_INITIAL_CLUSTER_TOKEN=${c.token}`,
+    `ETCD_LISTEN_PEER_URLS=https://${node.address}:${c.peerPort}`,
+    `ETCD_NAME=${named(node).name}`,
     'ETCD_PROXY=off',
-    `ETCD_INITIAL_CLUSTER=${initialCluster(all, PEER_PORT)}`,
+    `ETCD_INITIAL_CLUSTER=${initialCluster(all.map(named), c.peerPort)}`,
     'ETCD_AUTO_COMPACTION_RETENTION=8',
     'ETCD_SNAPSHOT_COUNT=10000',
+    ...(ks ? kubesprayTuningLines() : []),
     '# TLS settings',
     `ETCD_TRUSTED_CA_FILE=${ssl}/ca.pem`,
     `ETCD_CERT_FILE=${ssl}/member-${node.host}.pem`,
@@ -44,8 +58,32 @@ export function renderEtcdEnv(node: NodeIdentity, all: readonly NodeIdentity[], 
     `ETCD_PEER_CERT_FILE=${ssl}/member-${node.host}.pem`,
     `ETCD_PEER_KEY_FILE=${ssl}/member-${node.host}-key.pem`,
     'ETCD_PEER_CLIENT_CERT_AUTH=True',
+    ...(ks && c.key === 'main' ? kubesprayCliLines(node) : []),
+    ...(ks ? ['', '# ETCD 3.5.x issue: data inconsistency on restart', 'ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=True', 'ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=5s'] : []),
     '',
   ].join('\n');
+}
+
+/** kubespray's defaults for the lines its template adds when the variables are set (as its sample group_vars do). */
+function kubesprayTuningLines(): string[] {
+  return ['ETCD_QUOTA_BACKEND_BYTES=2147483648', 'ETCD_MAX_REQUEST_BYTES=1572864', 'ETCD_LOG_LEVEL=info', 'ETCD_MAX_SNAPSHOTS=5', 'ETCD_MAX_WALS=5'];
+}
+
+/**
+ * kubespray's CLI block, as it writes it: etcdctl run by hand on a master reaches the local member through
+ * https://127.0.0.1:2379. No lab node listens there (shared loopback), which also proves that etcd-dr never
+ * depends on these lines: it names endpoints and certificates itself.
+ */
+function kubesprayCliLines(node: NodeIdentity): string[] {
+  const ssl = LAB_SSL_DIR;
+  return [
+    '',
+    '# CLI settings',
+    'ETCDCTL_ENDPOINTS=https://127.0.0.1:2379',
+    `ETCDCTL_CACERT=${ssl}/ca.pem`,
+    `ETCDCTL_KEY=${ssl}/admin-${node.host}-key.pem`,
+    `ETCDCTL_CERT=${ssl}/admin-${node.host}.pem`,
+  ];
 }
 
 export interface SshdPaths {
@@ -87,33 +125,38 @@ export function renderSshdConfig(node: NodeIdentity, p: SshdPaths): string {
 export interface InventoryPaths {
   identityFile: string;
   knownHostsFile: string;
+  /** default: the main cluster */
+  cluster?: LabCluster;
+  /** log in as ops and become root with sudo, as kubespray does (default: root) */
+  ops?: boolean;
 }
 
 /** The inventory etcd-dr's other commands read (`etcd-dr status -i <dir>/inventory.yaml`). */
 export function renderInventory(nodes: readonly NodeIdentity[], p: InventoryPaths): string {
+  const c = p.cluster ?? MAIN_CLUSTER;
   const lines = [
-    '# etcd-dr lab inventory (generated by `etcd-dr lab up`)',
+    `# etcd-dr lab inventory${c.key === 'events' ? ' of the events cluster (kubespray\'s etcd-events)' : ''} (generated by \`etcd-dr lab up\`)`,
     'cluster:',
-    `  name: ${LAB_CLUSTER_NAME}`,
+    `  name: ${LAB_CLUSTER_NAME}${c.nameSuffix}`,
     '  disposable: true        # a lab: drills may break it',
     'ssh:',
-    '  user: root',
+    ...(p.ops ? ['  user: ops', '  become: true            # sudo -n, as kubespray\'s ansible_become'] : ['  user: root']),
     '  port: 22',
     `  identityFile: ${p.identityFile}`,
     `  knownHostsFile: ${p.knownHostsFile}`,
     'etcd:',
-    `  envFile: ${LAB_ENV_FILE}`,
-    `  dataDir: ${LAB_DATA_DIR}`,
-    '  service: etcd',
+    `  envFile: ${c.envFile}`,
+    `  dataDir: ${c.dataDir}`,
+    `  service: ${c.service}`,
     `  caCert: ${LAB_SSL_DIR}/ca.pem`,
     `  clientCert: ${LAB_SSL_DIR}/admin-{host}.pem`,
     `  clientKey: ${LAB_SSL_DIR}/admin-{host}-key.pem`,
     '  scheme: https',
-    `  clientPort: ${CLIENT_PORT}`,
-    `  peerPort: ${PEER_PORT}`,
+    `  clientPort: ${c.clientPort}`,
+    `  peerPort: ${c.peerPort}`,
     'nodes:',
   ];
-  for (const n of nodes) lines.push(`  - name: ${n.name}`, `    host: ${n.host}`, `    address: ${n.address}`);
+  for (const n of nodes) lines.push(`  - name: ${n.name}${c.nameSuffix}`, `    host: ${n.host}`, `    address: ${n.address}`);
   lines.push('');
   return lines.join('\n');
 }
@@ -133,18 +176,18 @@ export function renderKnownHosts(nodes: readonly NodeIdentity[], publicKeys: rea
 }
 
 /** kubespray's etcd unit, for `systemctl cat`-style reading; the service shim does what it says. */
-export function renderEtcdUnit(): string {
+export function renderEtcdUnit(c: LabCluster = MAIN_CLUSTER): string {
   return [
     '# etcd-dr lab: there is no systemd in the node; the lab\'s systemctl shim runs etcd as this unit says',
     '# (EnvironmentFile, Type=notify, start timeout 90 s, stop timeout 30 s) but does not restart a crashed etcd.',
     '[Unit]',
-    'Description=etcd',
+    `Description=${c.service}`,
     'After=network.target',
     '',
     '[Service]',
     'Type=notify',
     'User=root',
-    `EnvironmentFile=${LAB_ENV_FILE}`,
+    `EnvironmentFile=${c.envFile}`,
     'ExecStart=/usr/local/bin/etcd',
     'NotifyAccess=all',
     'Restart=always',
@@ -199,6 +242,7 @@ export function renderUsage(s: LabState, etcdFullVersion: string, seconds?: numb
     ...s.nodes.map((n) => `  ${n.name}  ${n.host}  ${n.address}  ${n.poweredOn ? 'on' : 'off'}`),
     '',
     `inventory: ${s.inventoryPath}`,
+    ...(s.eventsInventoryPath ? [`           ${s.eventsInventoryPath} (the events cluster: etcd-events, ports 2381/2382)`] : []),
     `ssh:       ssh -i ${s.identityFile} -o UserKnownHostsFile=${s.knownHostsFile} root@${first?.address ?? '<address>'}`,
     `           (user ops has passwordless sudo)`,
     `status:    etcd-dr status -i ${s.inventoryPath}`,

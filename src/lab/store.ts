@@ -1,8 +1,10 @@
 /** `<lab dir>/lab.json` (what the lab is and which nodes are powered on) and the lab's lock. */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExitError, EXIT } from '../util/errors.js';
 import { labPaths } from './paths.js';
 import { isAlive, sleep } from './procs.js';
+import { EVENTS_CLUSTER, PLAIN_FEATURES, type LabFeatures, type LabProfileName } from './profile.js';
 import type { DataDirMount, LabEtcdVersion, LabState } from './types.js';
 
 export const LAB_FILE_FORMAT = 1;
@@ -34,6 +36,9 @@ export interface LabFile {
   dataDirMount?: DataDirMount;
   createdAt: string;
   nodes: LabFileNode[];
+  /** the profile it was made with, and its features (absent: a plain lab) */
+  profile?: LabProfileName;
+  features?: LabFeatures;
 }
 
 export function readLabFile(dir: string): LabFile | undefined {
@@ -71,6 +76,9 @@ export function toLabState(dir: string, f: LabFile): LabState {
     identityFile: p.identityFile,
     knownHostsFile: p.knownHosts,
     bootstrapped: f.bootstrapped,
+    profile: f.profile ?? 'plain',
+    features: f.features ?? PLAIN_FEATURES,
+    ...(f.features?.eventsCluster ? { eventsInventoryPath: join(dir, EVENTS_CLUSTER.inventoryFile) } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ export interface EtcdClient {
 }
 
 /** A keep-alive client for one member, authenticated as `admin-<host>`. */
-export function etcdClient(pkiDir: string, address: string, host: string, maxSockets = 8): EtcdClient {
+export function etcdClient(pkiDir: string, address: string, host: string, maxSockets = 8, port = CLIENT_PORT): EtcdClient {
   const admin = certFiles(pkiDir, 'admin', host);
   const agent = new Agent({
     keepAlive: true,
@@ -21,7 +21,7 @@ export function etcdClient(pkiDir: string, address: string, host: string, maxSoc
     cert: readFileSync(admin.cert),
     key: readFileSync(admin.key),
   });
-  const endpoint = `https://${address}:${CLIENT_PORT}`;
+  const endpoint = `https://${address}:${port}`;
   return {
     endpoint,
     call(method, path, body, timeoutMs = 10_000) {

@@ -3,6 +3,8 @@ import type { DataDirMount } from './datadir-mount.js';
 
 export type { DataDirMount };
 
+import type { LabFeatures, LabProfileName } from './profile.js';
+
 /** The etcd minor versions the lab can run: Debian's 3.4 on the host, or 3.5 from etcd-dr's cache. */
 export type LabEtcdVersion = '3.4' | '3.5';
 
@@ -31,6 +33,11 @@ export interface LabState {
   knownHostsFile: string;
   /** true once the first boot formed the cluster and the env files say ETCD_INITIAL_CLUSTER_STATE=existing */
   bootstrapped: boolean;
+  /** the profile the lab was made with (`plain` unless asked) and what it gives each node */
+  profile?: LabProfileName;
+  features?: LabFeatures;
+  /** the events cluster's inventory (the kubespray profile), beside inventoryPath */
+  eventsInventoryPath?: string;
 }
 
 /** A progress line for humans (the CLI prints them to stderr). */
@@ -63,6 +70,10 @@ export interface LabUpOptions extends LabDirOptions {
   healthTimeout?: number;
   /** each node's data dir on a file system of its own (a loop-mounted image); only when the lab is made */
   dataDirMount?: DataDirMount;
+  /** a named set of options: `kubespray` models a kubespray master (events cluster, kubespray's env lines, ops login with sudo); default plain */
+  profile?: LabProfileName;
+  /** single options on top of the profile's */
+  features?: Partial<LabFeatures>;
 }
 
 export interface LabDownOptions extends LabDirOptions {
