@@ -15,6 +15,7 @@ import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/
 import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, setAsideScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import { repeatedOnResume } from '../plan/hooks.js';
 import { hookFailure } from './hook-error.js';
+import { memberRunsScript } from '../plan/member-process.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
 import { shellQuote as q } from '../ssh/quote.js';
@@ -576,9 +577,9 @@ export class Executor {
     return { outcome: 'done', data: { from: fromMember.id, to: toId } };
   }
 
-  /** Is an etcd process running on the node (whatever its service manager says)? */
+  /** Does this member's etcd run on the node (whatever its service manager says; never another cluster's etcd)? */
   private async etcdRuns(step: Step, name: string): Promise<boolean> {
-    return statusWord(await this.sh(name, step, 'pgrep -x etcd >/dev/null && echo etcd-dr:running || echo etcd-dr:not-running', 20)) === 'running';
+    return statusWord(await this.sh(name, step, memberRunsScript(this.spec(name)), 20)) === 'running';
   }
 
   private async assertRunning(step: Step, name: string): Promise<void> {

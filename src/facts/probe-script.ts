@@ -6,6 +6,7 @@
 import type { NodeSpec } from '../inventory/types.js';
 import { etcdctlPrefix } from '../etcd/node.js';
 import { shellQuote as q } from '../ssh/quote.js';
+import { MEMBER_PID, memberFunctions } from '../plan/member-process.js';
 
 export const SECTION_PREFIX = '@@etcd-dr ';
 
@@ -48,9 +49,11 @@ export function probeScript(n: NodeSpec, o: ProbeOptions): string {
     // base64 and an empty stderr prints no line: most sections have no stderr, and each base64 pipeline
     // costs processes (the framing was a third of the probe's CPU)
     `sec() { name=$1; shift; err=$( { out=$("$@"; r=$?; printf x; exit $r); rc=$?; out=\${out%x}; { printf '${SECTION_PREFIX}%s %s ' "$name" "$rc"; [ -z "$out" ] || printf %s "$out" | base64 -w0; echo; } >&4; exit $rc; } 2>&1 ); rc=$?; [ -z "$err" ] || { printf '${SECTION_PREFIX}%s.err 0 ' "$name"; printf %s "$err" | base64 -w0; echo; }; return $rc; }`,
-    // the service's and the process's state, kept for the choice below instead of asking twice
+    // the service's and the process's state, kept for the choice below instead of asking twice. The process
+    // is this member's etcd, never any etcd: the host may run another cluster's (kubespray's etcd-events)
+    memberFunctions(n),
     `sec service systemctl is-active ${q(n.etcd.service)}; svc=$?`,
-    'sec proc pgrep -x etcd; proc=$?',
+    `sec proc ${MEMBER_PID}; proc=$?`,
     'sec etcd_version etcd --version',
     'sec etcdctl_version env ETCDCTL_API=3 etcdctl version',
     'if command -v etcdutl >/dev/null 2>&1; then sec etcdutl_version etcdutl version; fi',

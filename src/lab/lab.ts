@@ -726,7 +726,7 @@ export async function loadKeys(target: LabTarget, opts: LoadOptions): Promise<Lo
   const f = refreshPower(requireLab(c.dir));
   const n = opts.node ? findNode(f, c.dir, opts.node) : f.nodes.find((x) => x.poweredOn);
   if (!n || !n.poweredOn) throw new ApplyError(`no powered-on node to send the writes to in the lab in ${c.dir}`, `etcd-dr lab up --dir ${c.dir}`);
-  const client = etcdClient(labPaths(c.dir).pkiDir, n.address, n.host, 8);
+  const client = etcdClient(labPaths(c.dir).pkiDir, n.address, n.host, 8, opts.clientPort);
   const started = Date.now();
   let revision = '0';
   let bytes = 0;

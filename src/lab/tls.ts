@@ -30,7 +30,7 @@ export function etcdClient(pkiDir: string, address: string, host: string, maxSoc
         const req = request(
           {
             host: address,
-            port: CLIENT_PORT,
+            port,
             method,
             path,
             agent,

@@ -121,6 +121,8 @@ export interface LoadOptions {
   prefix?: string;
   /** member to send the writes to (name, host or address); default the first powered-on node */
   node?: string;
+  /** the cluster to write to, by its client port: 2381 is the kubespray profile's events cluster; default 2379 */
+  clientPort?: number;
   log?: LabLog;
 }
 

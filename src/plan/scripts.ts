@@ -6,8 +6,9 @@
  */
 import { etcdctlPrefix } from '../etcd/node.js';
 import { shellQuote as q } from '../ssh/quote.js';
-import { urlHost, type NodeSpec } from '../inventory/types.js';
+import type { NodeSpec } from '../inventory/types.js';
 import type { Action } from './types.js';
+import { MEMBER_LISTENERS, MEMBER_PID, memberFunctions } from './member-process.js';
 
 export { etcdctlPrefix };
 
@@ -89,19 +90,29 @@ export function unlockScript(lockFile: string, runId: string): string {
   ].join('\n');
 }
 
-/** Stop etcd and prove it: service inactive, no etcd process, peer port closed. */
+/**
+ * Stop this member's etcd and prove it: service inactive, no process of this member (see
+ * member-process.ts), its client and peer ports closed on its address. Another etcd on the host (the
+ * events cluster) is neither waited for nor touched. `systemctl stop` also holds off a unit's
+ * Restart=always; an etcd of this member running outside its unit (started by hand) gets one SIGTERM.
+ */
 export function stopScript(n: NodeSpec, timeoutSec = 60): string {
   const svc = q(n.etcd.service);
   return [
     HEAD,
+    memberFunctions(n),
     `systemctl stop ${svc} || true`,
     `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
+    'termed=',
     'while :; do',
     `  active=$(systemctl is-active ${svc} 2>/dev/null || true)`,
-    '  proc=$(pgrep -x etcd || true)',
-    // ss reads an IPv6 address in a filter only in brackets; without them it fails and the port looked closed
-    `  port=$(ss -Hltn ${q(`sport = :${n.etcd.peerPort}`)} ${q(`src ${urlHost(n.address)}`)} 2>/dev/null || true)`,
+    `  proc=$(${MEMBER_PID} || true)`,
+    `  port=$(${MEMBER_LISTENERS})`,
     '  if [ "$active" != active ] && [ -z "$proc" ] && [ -z "$port" ]; then echo etcd-dr:stopped; exit 0; fi',
+    // the unit is stopped but this member's etcd still runs: it was not started by the unit
+    '  case $active in active | activating | deactivating | reloading) ;; *)',
+    `    if [ -n "$proc" ] && [ -z "$termed" ]; then echo "etcd-dr: this member's etcd (pid $proc) runs outside ${n.etcd.service}; sending it SIGTERM" >&2; kill -TERM "$proc" 2>/dev/null || true; termed=1; fi ;;`,
+    '  esac',
     '  if [ "$(date +%s)" -ge "$deadline" ]; then',
     '    echo "etcd-dr:still-running service=$active pids=$proc port=$port" >&2; exit 1',
     '  fi',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
-import { labDown, labUp, type LabState, type LabEtcdVersion } from '../../src/lab/index.js';
+import { labDown, labUp, type LabState, type LabEtcdVersion, type LabProfileName } from '../../src/lab/index.js';
 
 export interface CliRun {
   code: number;
@@ -39,9 +39,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = 
 }
 
 /** A lab of its own for one test file: a temp dir and its own loopback addresses. */
-export async function startLab(addressBase: string, opts: { nodes?: number; members?: number; etcd?: LabEtcdVersion } = {}): Promise<LabState> {
+export async function startLab(addressBase: string, opts: { nodes?: number; members?: number; etcd?: LabEtcdVersion; profile?: LabProfileName } = {}): Promise<LabState> {
   const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-e2e-'));
-  return labUp({ dir, addressBase, nodes: opts.nodes ?? 3, ...(opts.members ? { members: opts.members } : {}), etcd: opts.etcd ?? '3.4', log: () => undefined });
+  return labUp({ dir, addressBase, nodes: opts.nodes ?? 3, ...(opts.members ? { members: opts.members } : {}), etcd: opts.etcd ?? '3.4', ...(opts.profile ? { profile: opts.profile } : {}), log: () => undefined });
 }
 
 export async function stopLab(s: LabState | undefined): Promise<void> {

@@ -128,7 +128,22 @@ describe('resolveLabParams', () => {
     [existing, { nodes: 3, etcd: '3.4' as const }, { ...existing, members: 3 }],
     [{ ...existing, nodeCount: 5, members: 3 }, { members: 3 }, { ...existing, nodeCount: 5, members: 3 }],
   ])('existing %j, options %j', (ex, opts, want) => {
-    expect(resolveLabParams(ex, opts, '/l')).toEqual(want);
+    expect(resolveLabParams(ex, opts, '/l')).toEqual({ profile: 'plain', features: { eventsCluster: false, kubesprayEnv: false, opsLogin: false }, ...want });
+  });
+
+  it.each([
+    [undefined, { profile: 'kubespray' as const }, 'kubespray', { eventsCluster: true, kubesprayEnv: true, opsLogin: true }],
+    [undefined, { profile: 'kubespray' as const, features: { opsLogin: false } }, 'kubespray', { eventsCluster: true, kubesprayEnv: true, opsLogin: false }],
+    [undefined, { features: { eventsCluster: true } }, 'plain', { eventsCluster: true, kubesprayEnv: false, opsLogin: false }],
+    // an existing lab keeps what it was made with
+    [{ ...existing, profile: 'kubespray' as const, features: { eventsCluster: true, kubesprayEnv: true, opsLogin: true } }, {}, 'kubespray', { eventsCluster: true, kubesprayEnv: true, opsLogin: true }],
+  ])('profile: existing %j, options %j', (ex, opts, profile, features) => {
+    expect(resolveLabParams(ex, opts, '/l')).toMatchObject({ profile, features });
+  });
+
+  it('refuses an unknown profile, and another profile than an existing lab was made with', () => {
+    expect(() => resolveLabParams(undefined, { profile: 'k8s' as never }, '/l')).toThrow(/unknown lab profile "k8s"; choose one of: plain, kubespray/);
+    expect(() => resolveLabParams(existing, { profile: 'kubespray' }, '/l')).toThrow(/profile kubespray \(it has plain\)/);
   });
 
   it.each([

@@ -48,7 +48,14 @@ describe('toLabState', () => {
       identityFile: '/tmp/lab/id_ed25519',
       knownHostsFile: '/tmp/lab/known_hosts',
       bootstrapped: true,
+      profile: 'plain',
+      features: { eventsCluster: false, kubesprayEnv: false, opsLogin: false },
     });
+  });
+
+  it('names the events inventory of a lab with the events cluster (the kubespray profile)', () => {
+    const s = toLabState('/tmp/lab', { ...labFile(), profile: 'kubespray', features: { eventsCluster: true, kubesprayEnv: true, opsLogin: true } });
+    expect({ profile: s.profile, events: s.eventsInventoryPath }).toEqual({ profile: 'kubespray', events: '/tmp/lab/inventory.events.yaml' });
   });
 });
 
