@@ -9,11 +9,17 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DrillReport } from '../../src/drill/drill.js';
 import { etcdctlFlags, EVENTS_CLUSTER, labExec, loadKeys, MAIN_CLUSTER, type LabCluster, type LabState } from '../../src/lab/index.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { FaultTable } from '../support/fault-table.js';
 import { fileIn, lostOrChanged } from '../support/keys.js';
 
 const T = 300_000;
+const table = new FaultTable('kubespray', 'Real kubespray masters: the events cluster runs beside the main one on every node (test/e2e/kubespray.test.ts)');
+const t0 = Date.now();
+afterAll(() => table.save({ lab: '3 nodes, profile kubespray (etcd + etcd-events on each, ops login with sudo), 127.0.80.x (3.4) and 127.0.81.x (3.5)', data: '300 keys in each cluster', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
 
 /** etcdctl in a node, aimed at that node's member of cluster `c` */
 async function ctl(lab: LabState, node: string, c: LabCluster, args: string[], endpoints?: string) {
@@ -114,29 +120,74 @@ describe.each([
       const n1 = facts.nodes.find((n) => n.name === m('etcd1'))!;
       expect({ service: n1.service, processRunning: n1.processRunning }).toEqual({ service: 'inactive', processRunning: false });
       expect(n1.dataDir?.db?.revision).toBeGreaterThan(1);
+      table.add({
+        fault: `etcd ${version}: ${m('etcd1')}'s unit ${c.service} stopped while ${other.service} runs on the same host (the same etcd binary)`,
+        expected: 'status shows the member stopped and reads its db revision (the survivor choice keeps its evidence)',
+        seen: `status: ${m('etcd1')} service ${n1.service}, process running ${n1.processRunning}, db revision ${n1.dataDir?.db?.revision}`,
+        pass: true,
+      });
     }, T);
 
+    /** one row of the fault table for a change that completed, with its time */
+    function row(what: string, expected: string, ms: number) {
+      table.add({ fault: `etcd ${version}: ${what} on the ${c.key} cluster while ${other.service} serves on every node`, expected, seen: `exit 0 in ${(ms / 1000).toFixed(1)} s; members ${[1, 2, 3].map((i) => m(`etcd${i}`)).join(', ')} voting and started; 300 of 300 keys kept`, pass: true });
+    }
+
     it('replace of the stopped member completes', async () => {
+      const t = Date.now();
       expect(await run(inv(), state, ['replace', '--member', m('etcd1')])).toEqual({ code: 0, err: '' });
       await expectCluster(['etcd1', 'etcd2', 'etcd3']);
+      row(`replace --member ${m('etcd1')} (stopped)`, 'the member is removed and added again; the other cluster untouched', Date.now() - t);
     }, T);
 
     it('scale-in of a member, then scale-out of its node, complete', async () => {
+      const t = Date.now();
       expect(await run(inv(), state, ['scale-in', '--member', m('etcd3')])).toEqual({ code: 0, err: '' });
       await expectCluster(['etcd1', 'etcd2']);
       expect((await labExec(lab, 'etcd3', ['systemctl', 'is-active', c.service])).stdout.trim()).toBe('inactive');
       expect(await run(inv(), state, ['scale-out', '--node', m('etcd3')])).toEqual({ code: 0, err: '' });
       await expectCluster(['etcd1', 'etcd2', 'etcd3']);
+      row(`scale-in --member ${m('etcd3')}, then scale-out --node ${m('etcd3')}`, `the stop step waits for this member's etcd only (before: "stop etcd failed" after 61 s, as ${other.service} runs there), then the node joins again`, Date.now() - t);
     }, T);
 
     it('recover of the whole cluster, every member stopped, completes', async () => {
       await Promise.all(lab.nodes.map(async (n) => expect((await labExec(lab, n.name, ['systemctl', 'stop', c.service])).code).toBe(0)));
+      const t = Date.now();
       expect(await run(inv(), state, ['recover'])).toEqual({ code: 0, err: '' });
       await expectCluster(['etcd1', 'etcd2', 'etcd3']);
+      row('every member stopped, then recover', 'the survivor is chosen from the stopped members\' db revisions (before: "the revision of no candidate\'s data could be read") and the cluster recovered', Date.now() - t);
     }, T);
 
     it('left the other cluster untouched: same processes, revision, hashkv and env files', async () => {
-      expect(await fingerprint(lab, other)).toEqual(otherBefore);
+      const after = await fingerprint(lab, other);
+      expect(after).toEqual(otherBefore);
+      table.add({
+        fault: `etcd ${version}: status, replace, scale-in, scale-out and recover of the ${c.key} cluster`,
+        expected: `the ${other.key} cluster on the same hosts is untouched: its etcd processes not restarted, same revision and hashkv on every member, env files unchanged`,
+        seen: `${other.service} main PIDs ${after.nodes.map((n) => n.pid).join(', ')} (unchanged); ${after.hashkv.join('; ')} (unchanged); ${other.envFile} unchanged on ${after.nodes.length} nodes`,
+        pass: true,
+      });
     }, T);
   });
+
+  // the drill's injection (stop, move aside) and recovery, on one cluster per version while the other serves
+  const drilled = version === '3.4' ? EVENTS_CLUSTER : MAIN_CLUSTER;
+  const spared = drilled === MAIN_CLUSTER ? EVENTS_CLUSTER : MAIN_CLUSTER;
+  it(`drill majority-lost on the ${drilled.key} cluster passes while the ${spared.key} one serves untouched`, async () => {
+    const before = await fingerprint(lab, spared);
+    const dir = tempDir();
+    const report = join(dir, 'drill.json');
+    const inventory = drilled === MAIN_CLUSTER ? lab.inventoryPath : lab.eventsInventoryPath!;
+    const r = await runCli(['drill', '-i', inventory, '--scenario', 'majority-lost', '--yes', '--state-dir', join(dir, 'state'), '--report', report]);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as DrillReport;
+    expect({ code: r.code, failed: rep.checks.filter((x) => !x.pass) }).toEqual({ code: 0, failed: [] });
+    expect(rep.before!.keys).toBe(300);
+    expect(await fingerprint(lab, spared)).toEqual(before);
+    table.add({
+      fault: `etcd ${version}: drill majority-lost on the ${drilled.key} cluster (its etcd stopped everywhere, all but one data dir moved aside) while ${spared.service} serves`,
+      expected: `the drill passes: every key back, the ${spared.key} cluster untouched (processes, revision, hashkv, env files)`,
+      seen: `drill exit 0, ${rep.checks.length} checks passed, ${rep.after!.keys} keys after (${rep.before!.keys} before), RTO ${((rep.timings.totalMs ?? 0) / 1000).toFixed(1)} s; ${spared.key} cluster unchanged`,
+      pass: true,
+    });
+  }, T);
 });

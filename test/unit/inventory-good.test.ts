@@ -246,6 +246,19 @@ describe('inventories shipped with etcd-dr', () => {
     ]);
   });
 
+  it('inventory.events.example.yaml is the events cluster of the same masters: its unit, files, ports and member names', () => {
+    const file = join(import.meta.dirname, '../../inventory.events.example.yaml');
+    const inv = parseInventory(readFileSync(file, 'utf8'), file, CTX);
+    expect(inv.cluster.name).toBe('k2-events');
+    expect(inv.nodes.map((n) => [n.name, n.host, n.address])).toEqual([
+      ['etcd1-events', 'k2-master01', '192.168.30.151'],
+      ['etcd2-events', 'k2-master02', '192.168.30.152'],
+      ['etcd3-events', 'k2-master03', '192.168.30.153'],
+    ]);
+    expect(inv.nodes[0]!.etcd).toMatchObject({ envFile: '/etc/etcd-events.env', dataDir: '/var/lib/etcd-events', service: 'etcd-events', clientPort: 2381, peerPort: 2382, clientCert: '/etc/ssl/etcd/ssl/admin-k2-master01.pem' });
+    expect(inv.nodes[0]!.ssh).toMatchObject({ user: 'ops', become: true });
+  });
+
   it('test/docker/inventory.yaml loads, its keys next to it', () => {
     const file = join(import.meta.dirname, '../docker/inventory.yaml');
     const inv = parseInventory(readFileSync(file, 'utf8'), file, CTX);

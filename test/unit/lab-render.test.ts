@@ -2,6 +2,7 @@ import { deriveNodes } from '../../src/lab/naming.js';
 import {
   renderEtcHosts, renderEtcdEnv, renderInventory, renderKnownHosts, renderSshdConfig, renderStatusTable, renderTable,
 } from '../../src/lab/render.js';
+import { EVENTS_CLUSTER, MAIN_CLUSTER } from '../../src/lab/profile.js';
 
 const three = deriveNodes(3, '127.0.10.');
 const one = deriveNodes(1, '127.0.20.');
@@ -79,6 +80,26 @@ describe('renderEtcdEnv', () => {
     expect(text).toMatch(/^# etcd-dr lab: no https:\/\/127\.0\.0\.1:2379 listener/m);
     expect(text).toContain('\n# TLS settings\nETCD_TRUSTED_CA_FILE=/etc/ssl/etcd/ssl/ca.pem\n');
     expect(text.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('renderEtcdEnv on the kubespray profile', () => {
+  it.each([
+    [MAIN_CLUSTER, { ETCD_NAME: 'etcd2', ETCD_DATA_DIR: '/var/lib/etcd', ETCD_LISTEN_CLIENT_URLS: 'https://127.0.10.2:2379', ETCD_LISTEN_PEER_URLS: 'https://127.0.10.2:2380', ETCD_INITIAL_CLUSTER_TOKEN: 'k8s_etcd', ETCD_LISTEN_METRICS_URLS: 'http://127.0.10.2:2378', ETCDCTL_ENDPOINTS: 'https://127.0.0.1:2379', ETCDCTL_CERT: '/etc/ssl/etcd/ssl/admin-k2-master02.pem' }],
+    [EVENTS_CLUSTER, { ETCD_NAME: 'etcd2-events', ETCD_DATA_DIR: '/var/lib/etcd-events', ETCD_LISTEN_CLIENT_URLS: 'https://127.0.10.2:2381', ETCD_LISTEN_PEER_URLS: 'https://127.0.10.2:2382', ETCD_INITIAL_CLUSTER_TOKEN: 'k8s_events_etcd', ETCD_INITIAL_CLUSTER: 'etcd1-events=https://127.0.10.1:2382,etcd2-events=https://127.0.10.2:2382,etcd3-events=https://127.0.10.3:2382' }],
+  ])('%o: its own names, ports, data dir and token, and kubespray\'s lines of today', (cluster, want) => {
+    const env = envMap(renderEtcdEnv(three[1]!, three, 'new', { cluster, kubespray: true }));
+    expect(Object.fromEntries([...env].filter(([k]) => k in want))).toEqual(want);
+    for (const k of ['ETCD_QUOTA_BACKEND_BYTES', 'ETCD_MAX_REQUEST_BYTES', 'ETCD_LOG_LEVEL', 'ETCD_MAX_SNAPSHOTS', 'ETCD_MAX_WALS', 'ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK', 'ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL']) expect(env.has(k)).toBe(true);
+    // the same member certificate for both clusters
+    expect(env.get('ETCD_CERT_FILE')).toBe('/etc/ssl/etcd/ssl/member-k2-master02.pem');
+    expect(cluster === EVENTS_CLUSTER ? [env.has('ETCDCTL_ENDPOINTS'), env.has('ETCD_LISTEN_METRICS_URLS')] : [true, true]).toEqual([cluster !== EVENTS_CLUSTER, cluster !== EVENTS_CLUSTER]);
+  });
+
+  it('writes the events inventory logging in as ops with become', () => {
+    const text = renderInventory(three, { identityFile: '/l/id', knownHostsFile: '/l/kh', cluster: EVENTS_CLUSTER, ops: true });
+    for (const line of ['  name: k2-events', '  user: ops', '  envFile: /etc/etcd-events.env', '  dataDir: /var/lib/etcd-events', '  service: etcd-events', '  clientPort: 2381', '  peerPort: 2382', '  - name: etcd3-events']) expect(text.split('\n')).toContain(line);
+    expect(text).toMatch(/^  become: true/m);
   });
 });
 
