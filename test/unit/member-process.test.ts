@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../../src/inventory/types.js';
 import { MEMBER_PID, memberFunctions, memberRunsScript } from '../../src/plan/member-process.js';
+import { stopScript } from '../../src/plan/scripts.js';
 import { nodeSpec } from '../support/facts.js';
 
 let dir: string;
@@ -90,5 +91,32 @@ describe("this member's etcd process", () => {
     expect(memberPid(member(d))).toBe('none');
     const r = spawnSync('sh', ['-c', memberRunsScript(member(d))], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` } });
     expect(r.stdout.trim()).toBe('etcd-dr:not-running');
+  });
+});
+
+describe('the stop step', () => {
+  /** a service manager whose unit is stopped and runs nothing */
+  function stoppedUnit(): void {
+    writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\ncase $1 in show) echo 0 ;; is-active) echo inactive; exit 3 ;; esac\nexit 0\n');
+    chmodSync(join(bin, 'systemctl'), 0o755);
+  }
+  const stop = (n: NodeSpec) => spawnSync('sh', ['-c', stopScript(n, 5)], { encoding: 'utf8', env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+
+  it("sends SIGTERM to this member's etcd running outside its unit (started by hand), then says stopped", async () => {
+    stoppedUnit();
+    const d = join(dir, 'by-hand-stop');
+    const pid = await etcdProcess([`--data-dir=${d}`]);
+    const r = stop(member(d));
+    expect({ code: r.status, out: r.stdout.trim().split('\n').pop() }).toEqual({ code: 0, out: 'etcd-dr:stopped' });
+    expect(r.stderr).toContain(`this member's etcd (pid ${pid}) runs outside etcd; sending it SIGTERM`);
+  });
+
+  it("neither waits for nor touches another cluster's etcd on the host", async () => {
+    stoppedUnit();
+    const d = join(dir, 'main-stop');
+    const other = await etcdProcess([`--data-dir=${d}-events`]);
+    const r = stop(member(d));
+    expect({ code: r.status, out: r.stdout.trim(), err: r.stderr }).toEqual({ code: 0, out: 'etcd-dr:stopped', err: '' });
+    expect(spawnSync('kill', ['-0', String(other)]).status).toBe(0);
   });
 });
