@@ -18,7 +18,8 @@ export default {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       // e2e suites drive real etcd clusters; give them room, they wait on etcd's own signals.
-      testTimeout: 300_000,
+      // (`testTimeout` is a top-level option only: a project's own is ignored, so a setup file sets it.)
+      setupFilesAfterEnv: ['<rootDir>/test/support/e2e-timeout.ts'],
     },
   ],
 };
