@@ -44,6 +44,8 @@ export interface ExecutorDeps {
   catchUpTimeoutSec?: number;
   /** seconds a started member may take to serve (default 120) */
   healthyTimeoutSec?: number;
+  /** run once every lock is taken, before any change (see under-lock.ts); a throw releases the locks */
+  underLock?: () => Promise<void>;
 }
 
 export interface StepOutcome {
@@ -347,6 +349,12 @@ export class Executor {
         await Promise.allSettled(nodes.slice(0, i + 1).map((m) => this.sh(m, step, unlockScript(this.lockFile(), this.plan.runId), 30)));
         throw err;
       }
+    }
+    try {
+      await this.d.underLock?.();
+    } catch (err) {
+      await Promise.allSettled(nodes.map((m) => this.sh(m, step, unlockScript(this.lockFile(), this.plan.runId), 30)));
+      throw err;
     }
     return { outcome: words.every((w) => w.endsWith(':already')) ? 'already' : 'done', data: { nodes: words } };
   }

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
 import { Executor, type RunResult } from '../apply/executor.js';
 import { progressFor } from '../apply/progress.js';
+import { underLockCheck } from '../apply/under-lock.js';
 import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, newRunId, RUN_ID_RE } from '../apply/rundir.js';
 import { diffCanonFacts, canonFacts } from '../facts/assess.js';
 import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather.js';
@@ -172,6 +173,8 @@ export function runIdInPlanFile(path: string): string | undefined {
 
 /** Run the executor with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
 export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean, settings: { healthyTimeoutSec?: number } = {}): Promise<RunResult> {
+  // a new run checks the facts again once it holds every lock (a resumed one changed them itself)
+  const underLock = resumed ? undefined : underLockCheck(plan, () => gather(s));
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     if (interrupted) return;
@@ -191,6 +194,7 @@ export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunD
       run,
       progress: terminalSafeProgress(progressFor(progressOut, ctx.env)),
       interrupted: () => interrupted,
+      ...(underLock ? { underLock } : {}),
       ...settings,
     });
     return await ex.run({ resumed });

@@ -56,7 +56,7 @@ export function checkExclude(plan: Plan, names: readonly string[]): void {
       throw new ExitError(
         `${m} is the survivor run ${id} restores the cluster from; it cannot be left out`,
         EXIT.badInput,
-        `bring ${m} back, then \`etcd-dr resume ${id}\`; or plan a new recovery from another member (\`etcd-dr recover --survivor …\`)`,
+        `bring ${m} back, then \`etcd-dr resume ${id}\`; or, if ${m} is gone for good, plan a new recovery in its place (\`etcd-dr recover --break-lock --exclude ${m}\`): it weighs the data dirs this run set aside on the other members like their live ones`,
       );
     }
     if (!plan.finalMembers.includes(m)) {

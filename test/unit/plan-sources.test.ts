@@ -178,3 +178,19 @@ describe('an empty lock file', () => {
     expect(p.warnings).toContain('--break-lock: the empty lock file on etcd2 is set aside by the lock step');
   });
 });
+
+describe('resume --exclude of the survivor', () => {
+  it('is bad input that points to a new recovery without it, which takes the data this run set aside on another member', async () => {
+    const { checkExclude } = await import('../../src/plan/exclude.js');
+    const p = plan(interrupted(), { breakLock: true });
+    let err: unknown;
+    try {
+      checkExclude(p, ['etcd1']);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { hint?: string }).hint).toContain('`etcd-dr recover --break-lock --exclude etcd1`');
+    const without = plan(interrupted(), { breakLock: true, exclude: ['etcd1'] });
+    expect(without.survivor).toMatchObject({ name: 'etcd2', source: { path: `/var/lib/etcd.etcd-dr-${X}` } });
+  });
+});
