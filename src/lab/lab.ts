@@ -25,7 +25,7 @@ import {
   CLIENT_PORT, LAB_SSL_DIR, OPS_SUDOERS, renderEtcdEnv, renderEtcdUnit, renderInventory,
   renderEtcHosts, renderKnownHosts, renderSshdConfig,
 } from './render.js';
-import { labFeatures, profileProblem, type LabFeatures, type LabProfileName } from './profile.js';
+import { labFeatures, PROFILE_DATA_DIR_MOUNT, profileProblem, type LabFeatures, type LabProfileName } from './profile.js';
 import { describeFailure, runFile } from './run.js';
 import { LAB_FILE_FORMAT, readLabFile, toLabState, withLabLock, writeLabFile, type LabFile, type LabFileNode } from './store.js';
 import { etcdClient } from './tls.js';
@@ -132,7 +132,8 @@ export function resolveLabParams(existing: Pick<LabFile, 'nodeCount' | 'etcd' | 
     nodeCount, members: opts.members ?? nodeCount, etcd: opts.etcd ?? DEFAULT_ETCD_VERSION, addressBase: opts.addressBase ?? DEFAULT_ADDRESS_BASE,
     profile, features: profileProblem(profile) ? labFeatures('plain') : labFeatures(profile, opts.features),
   };
-  if (opts.dataDirMount) p.dataDirMount = opts.dataDirMount;
+  const mount = opts.dataDirMount ?? PROFILE_DATA_DIR_MOUNT[profile];
+  if (mount) p.dataDirMount = mount;
   const problems = [
     nodeCountProblem(p.nodeCount),
     nodeCountProblem(p.nodeCount) ? undefined : memberCountProblem(p.members, p.nodeCount),

@@ -5,6 +5,7 @@
  * template writes them, and a non-root login that becomes root with sudo.
  */
 import type { InputProblem } from '../util/errors.js';
+import type { DataDirMount } from './datadir-mount.js';
 
 export type LabProfileName = 'plain' | 'kubespray';
 
@@ -26,6 +27,13 @@ export const LAB_PROFILES: Record<LabProfileName, LabFeatures> = {
   plain: PLAIN_FEATURES,
   kubespray: { eventsCluster: true, kubesprayEnv: true, opsLogin: true },
 };
+
+/**
+ * The data-dir volume a profile gives every node (`lab up --data-dir-mount` overrides it): a kubespray
+ * master often has a dedicated disk mounted at /var/lib/etcd. 1 GiB (sparse) leaves room for the data
+ * that several runs set aside inside it.
+ */
+export const PROFILE_DATA_DIR_MOUNT: Partial<Record<LabProfileName, DataDirMount>> = { kubespray: { fs: 'ext4', sizeMiB: 1024 } };
 
 export function profileProblem(p: string): InputProblem | undefined {
   if ((LAB_PROFILE_NAMES as readonly string[]).includes(p)) return undefined;

@@ -81,6 +81,9 @@ describe.each([
       const pids = await Promise.all(['etcd', 'etcd-events'].map(async (s) => Number((await labExec(lab, n.name, ['systemctl', 'show', '-p', 'MainPID', '--value', s])).stdout.trim())));
       expect(pids.every((p) => p > 0) && pids[0] !== pids[1]).toBe(true);
       expect(await fileIn(lab, n.name, '/etc/etcd-events.env')).toContain(`ETCD_NAME=${n.name}-events\n`);
+      // the main data dir is a volume of its own (a dedicated disk), the events one is not
+      const mounts = await labExec(lab, n.name, ['sh', '-c', 'mountpoint -q /var/lib/etcd && echo etcd; mountpoint -q /var/lib/etcd-events && echo events; df -PT /var/lib/etcd | awk \'NR == 2 { print $2 }\'']);
+      expect(mounts.stdout.trim().split('\n')).toEqual(['etcd', 'ext4']);
     }
     const env = await fileIn(lab, 'etcd1', '/etc/etcd.env');
     for (const line of ['ETCD_QUOTA_BACKEND_BYTES=', 'ETCD_MAX_REQUEST_BYTES=', 'ETCD_LOG_LEVEL=', 'ETCD_MAX_SNAPSHOTS=', 'ETCD_MAX_WALS=', 'ETCD_LISTEN_METRICS_URLS=', 'ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=', 'ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=', 'ETCDCTL_ENDPOINTS=https://127.0.0.1:2379\n', 'ETCDCTL_CERT=']) {

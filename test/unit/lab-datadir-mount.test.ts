@@ -36,6 +36,12 @@ describe('resolveLabParams with a data-dir volume', () => {
     expect(resolveLabParams(existing, {}, '/l')).not.toHaveProperty('dataDirMount');
   });
 
+  it('the kubespray profile gives every node a 1 GiB ext4 data dir; --data-dir-mount chooses another; plain has none', () => {
+    expect(resolveLabParams(undefined, { profile: 'kubespray' }, '/l')).toMatchObject({ dataDirMount: ext4(1024) });
+    expect(resolveLabParams(undefined, { profile: 'kubespray', dataDirMount: ext4(300) }, '/l')).toMatchObject({ dataDirMount: ext4(300) });
+    expect(resolveLabParams(undefined, { profile: 'plain' }, '/l')).not.toHaveProperty('dataDirMount');
+  });
+
   it.each([
     [existing, ext4(256), /data dirs on a 256 MiB ext4 file system \(its data dirs are on the node's \/var\/lib\)/],
     [{ ...existing, dataDirMount: ext4(512) }, ext4(256), /data dirs on a 256 MiB ext4 file system \(it has a 512 MiB ext4 file system\)/],
