@@ -46,6 +46,22 @@ export function describeDataDirMount(m: DataDirMount): string {
   return `a ${m.sizeMiB} MiB ${m.fs} file system`;
 }
 
+/**
+ * Loop devices for the lab's volumes. A machine without udev (a container, a CI runner) often has only
+ * /dev/loop0-7: the kernel makes more on demand, but nobody creates their /dev nodes, so a ninth volume
+ * (two labs at once, or a 7-node lab beside a 3-node one) fails to mount. Make the nodes up to 63.
+ */
+export const LOOP_DEVICES = 64;
+export async function ensureLoopDevices(count = LOOP_DEVICES): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const dev = `/dev/loop${i}`;
+    if (existsSync(dev)) continue;
+    const r = await runFile('mknod', ['-m', '0660', dev, 'b', '7', String(i)], { timeout: 10 });
+    // another lab made it meanwhile: fine; anything else leaves the default set, which mount reports
+    if (r.code !== 0 && !existsSync(dev)) return;
+  }
+}
+
 /** Create the node's image once (a sparse file, then mkfs); an existing image is the node's disk and is kept. */
 export async function ensureDataDirImage(nodeDir: string, m: DataDirMount): Promise<void> {
   const img = dataDirImage(nodeDir);

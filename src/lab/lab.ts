@@ -14,7 +14,7 @@ import {
   addressBaseProblem, DEFAULT_ADDRESS_BASE, DEFAULT_ETCD_VERSION, DEFAULT_NODE_COUNT, deriveNodes, etcdVersionProblem,
   LAB_CLUSTER_NAME, labDirProblem, memberCountProblem, nodeCountProblem, resolveNodeRef,
 } from './naming.js';
-import { dataDirMountProblem, describeDataDirMount, ensureDataDirImage, sameDataDirMount, type DataDirMount } from './datadir-mount.js';
+import { dataDirMountProblem, describeDataDirMount, ensureDataDirImage, ensureLoopDevices, sameDataDirMount, type DataDirMount } from './datadir-mount.js';
 import { bootNode, execInNode, killNode, nodeIsUp, tcpAnswers } from './node.js';
 import { labAsset, labPaths, nodePaths, OVERLAYS, resolveLabDir } from './paths.js';
 import { installApiserver } from './apiserver.js';
@@ -279,7 +279,7 @@ async function prepareLabFiles(dir: string, f: LabFile, etcd35Bin: string | unde
 
   for (const n of f.nodes) prepareNodeDisk(dir, n, f);
   const mount = f.dataDirMount;
-  if (mount) await Promise.all(f.nodes.map((n) => ensureDataDirImage(nodePaths(dir, n.host).nodeDir, mount)));
+  if (mount) await Promise.all([ensureLoopDevices(), ...f.nodes.map((n) => ensureDataDirImage(nodePaths(dir, n.host).nodeDir, mount))]);
   writeFileSync(lp.knownHosts, renderKnownHosts(f.nodes, f.nodes.map((n) => readFileSync(`${nodePaths(dir, n.host).hostKey}.pub`, 'utf8'))), { mode: 0o644 });
   for (const cl of clustersOf(f)) {
     const ops = featuresOf(f).opsLogin;
