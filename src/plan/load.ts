@@ -3,11 +3,11 @@
  * inventory, naming only its nodes, with every step an action this version can run. Anything else is
  * bad input (exit 2) before any node is contacted.
  */
-import { readFileSync } from 'node:fs';
 import type { Inventory } from '../inventory/types.js';
 import { RUN_ID_RE } from '../apply/rundir.js';
 import { EXIT, ExitError } from '../util/errors.js';
 import { planInventoryProblems } from './inventory-check.js';
+import { readPlanText } from './read.js';
 import { inventoryFingerprint, planDigest } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type ActionType, type Plan } from './types.js';
 
@@ -117,12 +117,5 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
 }
 
 export function loadPlan(path: string, inventory: Inventory): Plan {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    fail(path, '(file)', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, 'give the path of a plan saved with `etcd-dr plan … -o plan.json`');
-  }
-  return parsePlan(text, path, inventory);
+  return parsePlan(readPlanText(path), path, inventory);
 }

@@ -36,13 +36,16 @@ export function parseSavedPlan(text: string, file: string): Plan {
   return doc as unknown as Plan;
 }
 
-export function readSavedPlan(path: string): Plan {
-  let text: string;
+/** A saved plan file's text; a missing or unreadable file is bad input naming it. */
+export function readPlanText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail(path, '(file)', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, 'give the path of a plan saved with `etcd-dr plan … -o plan.json`');
+    return fail(path, '(file)', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, 'give the path of a plan saved with `etcd-dr plan … -o plan.json`');
   }
-  return parseSavedPlan(text, path);
+}
+
+export function readSavedPlan(path: string): Plan {
+  return parseSavedPlan(readPlanText(path), path);
 }
