@@ -3,11 +3,14 @@
  * since it was sealed, but a digest can be recomputed by whoever edits it; so `apply` and `resume` also
  * check every action against the inventory: each node, data dir, env file, peer URL and member name must
  * be the inventory's, each set-aside path the etcd-dr name beside that node's data dir, the lock file
- * etcd-dr's own. A plan that names anything else is bad input (exit 2), found before any node is contacted.
+ * etcd-dr's own, each copy of the db sent to a member (restore-all) the name the planner gives it, each
+ * hook's commands that node's hooks in the inventory; the fallback steps of a restore-all plan are checked
+ * as its steps are. A plan that names anything else is bad input (exit 2), found before any node is contacted.
  */
 import { DEFAULT_LOCK_FILE } from '../facts/gather.js';
 import { parseEnvFile, parseInitialCluster, vars } from '../etcd/envfile.js';
 import { peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
+import { sentDbPath } from './restore-all.js';
 import type { Plan, Step } from './types.js';
 
 /** every problem, as `steps[i].action.field: problem` */
@@ -31,15 +34,22 @@ export function planInventoryProblems(plan: Plan, inventory: Inventory): string[
       out.push(`${at}: ${(e as Error).message}`);
     }
   };
-  plan.steps.forEach((s: Step, i) => {
-    const at = `steps[${i}] (${s.id}).action`;
-    try {
-      stepProblems(s, at);
-    } catch (e) {
-      // a field of the wrong type: the plan is malformed, not merely foreign
-      out.push(`${at}: malformed (${(e as Error).message})`);
-    }
-  });
+  /** the run's copy of `name`'s db on the bastion (backup-db's localPath) */
+  const backupPath = (name: string) => (plan.intent.kind === 'recover' ? `${plan.intent.backupDir}/${plan.runId}/${name}-db` : undefined);
+  const checkAll = (steps: Step[], list: 'steps' | 'fallback') =>
+    steps.forEach((s: Step, i) => {
+      const at = `${list}[${i}] (${s.id}).action`;
+      try {
+        stepProblems(s, at);
+      } catch (e) {
+        // a field of the wrong type: the plan is malformed, not merely foreign
+        out.push(`${at}: malformed (${(e as Error).message})`);
+      }
+    });
+  checkAll(plan.steps, 'steps');
+  // restore-all's fallback (the survivor restored alone, the others re-added) runs as the steps do
+  if (plan.fallback !== undefined && !Array.isArray(plan.fallback)) out.push('fallback: malformed (not a list of steps)');
+  else if (plan.fallback) checkAll(plan.fallback, 'fallback');
   function stepProblems(s: Step, at: string): void {
     const a = s.action;
     const node = s.node ? spec.get(s.node) : undefined;
@@ -74,6 +84,59 @@ export function planInventoryProblems(plan: Plan, inventory: Inventory): string[
         if (a.name !== n.name) out.push(`${at}.name: ${JSON.stringify(a.name)} is not ${n.name}`);
         if (a.peerUrl !== peerUrl(n)) out.push(`${at}.peerUrl: ${JSON.stringify(a.peerUrl)} is not ${n.name}'s peer URL ${peerUrl(n)}`);
         cluster(`${at}.initialCluster`, a.initialCluster);
+        break;
+      }
+      case 'send-db': {
+        if (!inventory.nodes.some((m) => a.localPath === backupPath(m.name))) {
+          out.push(`${at}.localPath: ${JSON.stringify(a.localPath)} is not the run's backup path of a node (${backupPath('<node>') ?? 'none: the plan is no recovery'})`);
+        }
+        a.to.forEach((t, k) => {
+          known(`to[${k}].node`, t.node);
+          const n = spec.get(t.node);
+          if (n && t.path !== sentDbPath(n, plan.runId)) out.push(`${at}.to[${k}].path: ${JSON.stringify(t.path)} is not ${n.name}'s copy of the db ${sentDbPath(n, plan.runId)}`);
+        });
+        break;
+      }
+      case 'restore-all':
+        cluster(`${at}.initialCluster`, a.initialCluster);
+        a.members.forEach((m, k) => {
+          const f = `${at}.members[${k}]`;
+          known(`members[${k}].node`, m.node);
+          const n = spec.get(m.node);
+          if (!n) return;
+          // the survivor restores from its own db set aside; every other member from the copy sent to it
+          if (m.node === plan.survivor?.name) {
+            if (!asidePath(n, m.db)) out.push(`${f}.db: ${JSON.stringify(m.db)} is not a db set aside beside ${n.name}'s data dir ${n.etcd.dataDir}`);
+          } else if (m.db !== sentDbPath(n, plan.runId)) {
+            out.push(`${f}.db: ${JSON.stringify(m.db)} is not ${n.name}'s copy of the db ${sentDbPath(n, plan.runId)}`);
+          }
+          if (m.dataDir !== n.etcd.dataDir) out.push(`${f}.dataDir: ${JSON.stringify(m.dataDir)} is not ${n.name}'s data dir ${n.etcd.dataDir}`);
+          if (m.name !== n.name) out.push(`${f}.name: ${JSON.stringify(m.name)} is not ${n.name}`);
+          if (m.peerUrl !== peerUrl(n)) out.push(`${f}.peerUrl: ${JSON.stringify(m.peerUrl)} is not ${n.name}'s peer URL ${peerUrl(n)}`);
+        });
+        break;
+      case 'start-all':
+        known('baselineVia', a.baselineVia);
+        break;
+      case 'hook': {
+        if (a.hook !== 'beforeStop' && a.hook !== 'afterVerify') {
+          out.push(`${at}.hook: ${JSON.stringify(a.hook)} is not a hook of the inventory (beforeStop, afterVerify)`);
+          break;
+        }
+        const on = Object.entries(a.run);
+        for (const [name, cmds] of on) {
+          known(`run.${name}`, name);
+          const n = spec.get(name);
+          // the node's hooks as the inventory resolved them: its own list, else the cluster-wide one
+          const want = n?.hooks?.[a.hook] ?? [];
+          if (n && (!Array.isArray(cmds) || cmds.length !== want.length || cmds.some((c, k) => c !== want[k]))) {
+            out.push(`${at}.run.${name}: ${JSON.stringify(cmds)} is not ${name}'s ${a.hook} hook in the inventory ${JSON.stringify(want)}`);
+          }
+        }
+        const timeouts = on.flatMap(([name]) => (spec.get(name)?.hooks ? [spec.get(name)!.hooks!.timeoutSec] : []));
+        if (timeouts.length === on.length && on.length && a.timeoutSec !== Math.max(...timeouts)) {
+          out.push(`${at}.timeoutSec: ${JSON.stringify(a.timeoutSec)} is not the inventory's hook timeout ${Math.max(...timeouts)} of ${on.map(([name]) => name).join(', ')}`);
+        }
         break;
       }
       case 'write-env': {
