@@ -145,11 +145,13 @@ export class RunLock {
     throw new RefusedError(`could not take ${this.path}: other processes keep taking it`, 'make sure only one etcd-dr runs this run');
   }
 
+  /** Removes the lock file if it still names this process (another RunDir of this process may have released it already). */
   release(): void {
     if (!this.held) return;
     this.held = false;
     try {
-      unlinkSync(this.path);
+      const info = parseRunLock(readFileSync(this.path, 'utf8'));
+      if (info && info.pid === process.pid && info.host === hostname()) unlinkSync(this.path);
     } catch {
       // gone already; a lock left behind is found stale by the next process
     }

@@ -160,13 +160,16 @@ export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs
       const settings = runSettings(args);
       const id = runIdInPlanFile(args.plan);
       const s = await openSession(ctx, args, id ? { logFile: () => logFileFor(stateDir, id) } : {});
+      let run: RunDir | undefined;
       try {
         const plan = loadPlan(args.plan, s.inventory);
         if (args.json) ctx.out.add({ plan });
-        runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
+        run = runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
         await refuseIfStale(s, plan);
         await confirmAndRun(ctx, s, plan, stateDir, args, settings);
       } finally {
+        // a refusal (stale plan, no confirmation) ends the command, not the process: free the run for the next one
+        run?.unlock();
         await s.close();
       }
     },
@@ -236,6 +239,7 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArg
         const r = await execute(ctx, s, plan, run, true, settings);
         summarize(ctx, s, plan, run, r, args.json);
       } finally {
+        picked.unlock();
         await s.close();
       }
     },
