@@ -17,6 +17,7 @@ import type { DrillReport } from '../../src/drill/drill.js';
 import { ackedWrites, apiserverCtl, breakAllDown, enableApiservers, etcdctlInNode, labExec, type AckedWrite, type LabState } from '../../src/lab/index.js';
 import { FaultTable } from '../support/fault-table.js';
 import { keysOf } from '../support/keys.js';
+import { procState } from '../support/runs.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 
 const T = 240_000;
@@ -140,14 +141,6 @@ function orchestrate(args: string[], step: string): { child: ChildProcess; exit:
   return { child, exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 it('killed between the beforeStop hook and the stop; a writer started again meanwhile; resume stops it again and finishes', async () => {
   await breakAllDown(lab);

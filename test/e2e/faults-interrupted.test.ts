@@ -21,6 +21,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
+import { procState } from '../support/runs.js';
 
 const T = 600_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -36,14 +37,6 @@ afterAll(() => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * `recover --yes` as an operator's process, stopped by the preloaded hook the moment the journal records

@@ -33,6 +33,7 @@ import { EXIT } from '../../src/util/errors.js';
 import { startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { procState } from '../support/runs.js';
 
 const BASE = '127.0.60.';
 /** the etcd 3.5 lab's, for the SIGKILL chain */
@@ -83,15 +84,6 @@ function orchestrate(args: string[], stopAfterStep?: string): Orchestrator {
   return { child, pid: child.pid!, started: Date.now(), stderr: () => Buffer.concat(err).toString('utf8'), exit, exited: () => done };
 }
 
-/** The state letter of /proc/<pid>/stat: R, S, T (stopped), Z, … */
-function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

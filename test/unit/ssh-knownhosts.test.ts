@@ -16,18 +16,8 @@ import {
   parseKnownHosts,
   readKnownHosts,
 } from '../../src/ssh/knownhosts.js';
+import { blob } from '../support/ssh-blobs.js';
 
-/** A public key blob in SSH wire format: string type, string key bytes (enough for matching). */
-function blob(type: string, seed: number): Buffer {
-  const t = Buffer.from(type);
-  const k = Buffer.alloc(32, seed);
-  const b = Buffer.alloc(8 + t.length + k.length);
-  b.writeUInt32BE(t.length, 0);
-  t.copy(b, 4);
-  b.writeUInt32BE(k.length, 4 + t.length);
-  k.copy(b, 8 + t.length);
-  return b;
-}
 const ED_A = blob('ssh-ed25519', 1);
 const ED_B = blob('ssh-ed25519', 2);
 const ED_C = blob('ssh-ed25519', 3);

@@ -6,17 +6,8 @@
 import { expandTokens, jumpText, parseSshG, type TokenValues } from '../../src/inventory/ssh-resolve.js';
 import { checkAll } from '../../src/ssh/handshake.js';
 import { parseKnownHosts } from '../../src/ssh/knownhosts.js';
+import { blob } from '../support/ssh-blobs.js';
 
-function blob(type: string, seed: number): Buffer {
-  const t = Buffer.from(type);
-  const k = Buffer.alloc(32, seed);
-  const b = Buffer.alloc(8 + t.length + k.length);
-  b.writeUInt32BE(t.length, 0);
-  t.copy(b, 4);
-  b.writeUInt32BE(k.length, 4 + t.length);
-  k.copy(b, 8 + t.length);
-  return b;
-}
 const A = blob('ssh-ed25519', 1);
 const B = blob('ssh-ed25519', 2);
 const EC = blob('ecdsa-sha2-nistp256', 3);
