@@ -15,10 +15,10 @@ import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/
 import { hookScript, moveAsideScript, restartScript, serveCheckScript, restoreEnvScript, restoreScript, RESTORE_TIMEOUT_S, setAsideScript, startScript, stopScript, lockScript, unlockScript, waitHealthyScript, writeEnvScript } from '../plan/scripts.js';
 import { repeatedOnResume } from '../plan/hooks.js';
 import { hookFailure } from './hook-error.js';
-import { memberRunsScript } from '../plan/member-process.js';
+import { memberRunsScript } from '../facts/member-process.js';
 import type { Action, Plan, Step } from '../plan/types.js';
 import { ConnectFailedError, ConnectionLostError } from '../ssh/errors.js';
-import { shellQuote as q } from '../ssh/quote.js';
+import { shellQuote as q } from '../util/quote.js';
 import type { ExecResult, NodeConnection } from '../ssh/types.js';
 import type { Transport } from '../ssh/transport.js';
 import { ApplyError, ExitError, RefusedError, VerificationError, EXIT } from '../util/errors.js';

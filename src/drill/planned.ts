@@ -14,11 +14,11 @@ import type { PlanContext } from '../plan/recover.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';
 import { setAsideScript, stopScript } from '../plan/scripts.js';
 import type { Plan } from '../plan/types.js';
-import { shellQuote as q } from '../ssh/quote.js';
+import { shellQuote as q } from '../util/quote.js';
 import { ApplyError, RefusedError } from '../util/errors.js';
 import { captureKeyspace, captureSummary } from './capture.js';
 import { completedCheck, keyChecks, verificationChecks, type Check } from './checks.js';
-import type { DrillDeps, DrillOptions, DrillReport, Timings } from './drill.js';
+import type { DrillDeps, DrillOptions, DrillReport, Timings } from './types.js';
 import type { PlannedScenario } from './scenarios.js';
 
 /** The node a planned drill acts on, and the cluster it starts from. */

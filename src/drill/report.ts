@@ -1,5 +1,5 @@
 /** A drill's report for machines (JSON), CI systems (JUnit XML) and people (markdown, and a short summary). */
-import type { DrillReport } from './drill.js';
+import type { DrillReport } from './types.js';
 
 const s = (ms?: number) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(2)} s`);
 

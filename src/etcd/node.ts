@@ -1,7 +1,7 @@
 /** etcdctl aimed at one inventory node with its kubespray TLS material. */
 import type { NodeSpec } from '../inventory/types.js';
 import { clientUrl } from '../inventory/types.js';
-import { shellJoin } from '../ssh/quote.js';
+import { shellJoin } from '../util/quote.js';
 import { etcdctlArgv, type EtcdctlTarget } from './commands.js';
 
 export function etcdTarget(n: NodeSpec, endpoints: string[] = [clientUrl(n)], commandTimeoutMs = 5000): EtcdctlTarget {

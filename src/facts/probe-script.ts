@@ -5,8 +5,8 @@
  */
 import type { NodeSpec } from '../inventory/types.js';
 import { etcdctlPrefix } from '../etcd/node.js';
-import { shellQuote as q } from '../ssh/quote.js';
-import { MEMBER_PID, memberFunctions } from '../plan/member-process.js';
+import { shellQuote as q } from '../util/quote.js';
+import { MEMBER_PID, memberFunctions } from './member-process.js';
 
 export const SECTION_PREFIX = '@@etcd-dr ';
 

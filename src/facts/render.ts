@@ -1,4 +1,4 @@
-import { renderTable } from '../plan/render.js';
+import { renderRuledTable } from '../util/table.js';
 import type { ClusterFacts, NodeFacts } from './types.js';
 
 function mib(bytes?: number): string {
@@ -36,7 +36,7 @@ export function renderStatusText(f: ClusterFacts): string {
     n.endpoint?.clusterId ?? n.dataDir?.walClusterId ?? '-',
     n.env?.vars.ETCD_INITIAL_CLUSTER ? `${n.env.vars.ETCD_INITIAL_CLUSTER.split(',').length} (${n.env.vars.ETCD_INITIAL_CLUSTER_STATE ?? '?'})` : '-',
   ]);
-  const out = [`cluster ${f.inventory.cluster} (${f.inventory.file}) at ${f.gatheredAt}`, '', renderTable(headers, rows), ''];
+  const out = [`cluster ${f.inventory.cluster} (${f.inventory.file}) at ${f.gatheredAt}`, '', renderRuledTable(headers, rows), ''];
   out.push(`verdict: ${a.verdict.toUpperCase()}`);
   for (const r of a.reasons) out.push(`  - ${r}`);
   if (a.members.length) {

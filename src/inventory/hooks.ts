@@ -7,7 +7,7 @@
  *     afterVerify: [...]   # once the recovered cluster is verified (restart the control plane)
  *     timeout: 300         # seconds each node's commands of one hook may take
  */
-import type { Spec } from './schema.js';
+import type { Spec } from './spec.js';
 
 export const HOOK_NAMES = ['beforeStop', 'afterVerify'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];

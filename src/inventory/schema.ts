@@ -8,24 +8,7 @@ import type { InputProblem } from '../util/errors.js';
 import { normaliseString, parseJumpSpec, showValue, stringProblem, type StringFormat } from './formats.js';
 import { suggest } from './suggest.js';
 import { HOOKS } from './hooks.js';
-
-export type Spec =
-  | { kind: 'string'; format: StringFormat; what: string; extra?: (v: string) => string | undefined }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'port' }
-  | { kind: 'bool' }
-  | { kind: 'seconds' }
-  /** `[user@]host[:port]`, `none`, or a mapping (JUMP_HOST) */
-  | { kind: 'jumpHost' }
-  | { kind: 'map'; what: string; fields: Record<string, Field>; synonyms?: Record<string, string> }
-  | { kind: 'list'; what: string; itemWhat: string; item: Spec; minItems: number };
-
-export interface Field {
-  spec: Spec;
-  required?: boolean;
-  /** the default, as shown in messages */
-  default?: string;
-}
+import type { Field, Spec } from './spec.js';
 
 const str = (format: StringFormat, what: string, extra?: (v: string) => string | undefined): Spec => ({ kind: 'string', format, what, ...(extra ? { extra } : {}) });
 

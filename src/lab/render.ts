@@ -2,6 +2,7 @@
 import { initialCluster, LAB_CLUSTER_NAME, type NodeIdentity } from './naming.js';
 import { MAIN_CLUSTER, type LabCluster } from './profile.js';
 import type { LabNodeStatus, LabState } from './types.js';
+import { renderTable } from '../util/table.js';
 
 export const LAB_SSL_DIR = '/etc/ssl/etcd/ssl';
 export const LAB_ENV_FILE = '/etc/etcd.env';
@@ -224,12 +225,6 @@ export function renderStatusTable(rows: readonly LabNodeStatus[]): string {
     r.etcdPid === null ? '-' : String(r.etcdPid),
   ]);
   return renderTable([header, ...body]);
-}
-
-export function renderTable(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
 }
 
 /** What `lab up` prints on stdout: the nodes and how to reach them. */

@@ -1,14 +1,9 @@
 import { DATA_DIR_HEADERS, DATA_DIR_LAYOUTS, dataDirCells } from './datadir-layout.js';
 import { renderEstimate } from './cost.js';
 import type { EvidenceRow, Plan, Step } from './types.js';
+import { renderRuledTable } from '../util/table.js';
 
 export type PlanFormat = 'text' | 'markdown' | 'json';
-
-export function renderTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 export function renderMarkdownTable(headers: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
@@ -47,13 +42,13 @@ export function renderPlanText(plan: Plan): string {
   out.push(plan.summary, '');
   if (plan.survivor) {
     out.push(`Survivor: ${plan.survivor.name} — ${plan.survivor.reason}`);
-    out.push(renderTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
+    out.push(renderRuledTable(EVIDENCE_HEADERS, plan.survivor.evidence.map((r) => evidenceCells(r, plan.survivor!.name))), '');
   }
   for (const w of plan.warnings) out.push(`WARNING: ${w}`);
   if (plan.warnings.length) out.push('');
   out.push(...strategyLines(plan));
   out.push(`Final members: ${plan.finalMembers.join(', ')}`, '');
-  if (plan.dataDirs?.length) out.push(`Data dirs (nothing is deleted; ${DATA_DIR_LAYOUTS}):`, renderTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
+  if (plan.dataDirs?.length) out.push(`Data dirs (nothing is deleted; ${DATA_DIR_LAYOUTS}):`, renderRuledTable(DATA_DIR_HEADERS, plan.dataDirs.map(dataDirCells)), '');
   out.push('Steps:');
   for (const s of plan.steps) {
     out.push(`  ${stepTitle(s)}`, `      why: ${s.why}`);

@@ -5,10 +5,10 @@
  * Scripts print one `etcd-dr:` status word on their last line (`done`, `already`, …) for the journal.
  */
 import { etcdctlPrefix } from '../etcd/node.js';
-import { shellQuote as q } from '../ssh/quote.js';
+import { shellQuote as q } from '../util/quote.js';
 import type { NodeSpec } from '../inventory/types.js';
 import type { Action } from './types.js';
-import { MEMBER_LISTENERS, MEMBER_PID, memberFunctions } from './member-process.js';
+import { MEMBER_LISTENERS, MEMBER_PID, memberFunctions } from '../facts/member-process.js';
 
 export { etcdctlPrefix };
 

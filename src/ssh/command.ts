@@ -1,5 +1,5 @@
 /** Pure pieces of running remote commands: command lines, sudo, host key algorithm order. */
-import { shellJoin, shellQuote } from './quote.js';
+import { shellJoin, shellQuote } from '../util/quote.js';
 
 /**
  * The command line sent over SSH. Without become, an argv is sent as quoted words and a script as

@@ -11,7 +11,7 @@ import type { AttemptErrors, Endpoint } from './attempt.js';
 import { hostKeyAlgorithmOrder } from './command.js';
 import type { ConnectFailedError, HostKeyError } from './errors.js';
 import { appendKnownHost, checkHostKey, fingerprint, keyTypeOfBlob, knownKeyTypes, readKnownHosts, type HostKeyCheck, type KnownHostsDb } from './knownhosts.js';
-import type { Resolved } from './options.js';
+import type { Resolved } from './resolved.js';
 
 const { Client, utils } = ssh2;
 

@@ -1,5 +1,4 @@
 /** The SSH transport: knows nodes, commands and files, nothing of etcd. */
-export { shellJoin, shellQuote } from './quote.js';
 export {
   appendKnownHost,
   checkHostKey,

@@ -12,6 +12,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { matchPattern } from '../util/glob.js';
 
 export type KnownHostMarker = 'revoked' | 'cert-authority';
 
@@ -78,31 +79,6 @@ export function keyTypeOfBlob(blob: Buffer): string | undefined {
   if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
   const t = blob.subarray(4, 4 + len).toString('latin1');
   return /^[\x21-\x7e]+$/.test(t) ? t : undefined;
-}
-
-/** OpenSSH's match_pattern: `*` any run, `?` any one character; the whole name must match. */
-export function matchPattern(name: string, pattern: string): boolean {
-  // iterative glob with single-star backtracking: linear enough for host names, no regex building
-  let n = 0;
-  let p = 0;
-  let starP = -1;
-  let starN = 0;
-  while (n < name.length) {
-    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
-      n++;
-      p++;
-    } else if (p < pattern.length && pattern[p] === '*') {
-      starP = p++;
-      starN = n;
-    } else if (starP >= 0) {
-      p = starP + 1;
-      n = ++starN;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
 }
 
 /**

@@ -1,25 +1,9 @@
-/** What a caller can set for the connections of a run, and the events they report. */
+/** What a caller can set for the connections of a run, and how the defaults are filled in. */
 import { registerSecret } from '../util/secrets.js';
+import type { ConnectionEvent, ExecEvent, Resolved } from './resolved.js';
 import type { JumpConnections } from './route.js';
 
-/** Emitted once per remote command, whatever its outcome; `command` is already scrubbed. */
-export interface ExecEvent {
-  node: string;
-  command: string;
-  code: number | null;
-  signal: string | null;
-  durationMs: number;
-  timedOut: boolean;
-  /** set when the command did not run to an exit status (the connection dropped) */
-  error?: string;
-}
-
-export type ConnectionEvent =
-  /** `via`: the route's hops, outermost first, joined with ` > ` (a ProxyCommand shows as `proxy: <command>`) */
-  | { type: 'connected'; node: string; target: string; via?: string; attempt: number; reconnect: boolean }
-  | { type: 'connect-attempt-failed'; node: string; attempt: number; retriesLeft: number; error: string }
-  | { type: 'host-key-recorded'; node: string; host: string; port: number; keyType: string; fingerprint: string; file: string }
-  | { type: 'connection-lost'; node: string; error?: string };
+export type { ConnectionEvent, ExecEvent, Resolved } from './resolved.js';
 
 export interface ConnectOptions {
   /** record host keys not yet in known_hosts instead of refusing them (a changed key is refused anyway) */
@@ -44,20 +28,6 @@ export interface ConnectOptions {
   keepaliveCountMax?: number;
   /** connections to jump hosts shared by the nodes of one run; connectNode makes its own when absent */
   jumps?: JumpConnections;
-}
-
-export interface Resolved {
-  acceptNewHostKeys: boolean;
-  passphrase: string | undefined;
-  agent: string | undefined;
-  onExec: (e: ExecEvent) => void;
-  onEvent: (e: ConnectionEvent) => void;
-  maxChannels: number;
-  maxOutputBytes: number;
-  connectAttempts: number;
-  retryMinTimeoutMs: number;
-  keepaliveIntervalMs: number;
-  keepaliveCountMax: number;
 }
 
 const MIB = 1024 * 1024;

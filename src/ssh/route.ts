@@ -9,7 +9,7 @@ import type { JumpHost, NodeSpec } from '../inventory/types.js';
 import { AttemptErrors, endpointLabel, routeLabel, type Endpoint } from './attempt.js';
 import { ConnectFailedError, HostKeyError } from './errors.js';
 import { connectOnce, endClient, type Live } from './handshake.js';
-import type { Resolved } from './options.js';
+import type { Resolved } from './resolved.js';
 
 /** The node's endpoint, with its route. */
 export function nodeEndpoint(spec: NodeSpec): Endpoint {

@@ -23,7 +23,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { listRuns, RunDir, type JournalEvent } from '../../src/apply/rundir.js';
-import { shellQuote } from '../../src/ssh/quote.js';
+import { shellQuote } from '../../src/util/quote.js';
 import {
   breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, mountNodeTmpfs, nodeDiskUsage, powerOff, powerOn, resizeNodeTmpfs, type LabEtcdVersion, type LabState,
 } from '../../src/lab/index.js';

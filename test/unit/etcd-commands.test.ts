@@ -27,7 +27,7 @@ import { EtcdArgumentError, EtcdCapabilityError } from '../../src/etcd/errors.js
 import { etcdctlPrefix, etcdTarget } from '../../src/etcd/node.js';
 import { parseMemberListJson } from '../../src/etcd/parse.js';
 import { parseVersion } from '../../src/etcd/version.js';
-import { shellJoin } from '../../src/ssh/quote.js';
+import { shellJoin } from '../../src/util/quote.js';
 import type { NodeSpec } from '../../src/inventory/types.js';
 
 const VERSIONS = ['3.4', '3.5'] as const;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseInventory, sshGResolver, type InventoryContext } from '../../src/inventory/index.js';
 import { normaliseString, stringProblem, type StringFormat } from '../../src/inventory/formats.js';
-import { shellQuote } from '../../src/ssh/quote.js';
+import { shellQuote } from '../../src/util/quote.js';
 import { HOSTILE_PIECES, seededRng } from '../support/seeded.js';
 import { EXIT, formatProblem, InputError } from '../../src/util/errors.js';
 

@@ -1,7 +1,8 @@
 import { deriveNodes } from '../../src/lab/naming.js';
 import {
-  renderEtcHosts, renderEtcdEnv, renderInventory, renderKnownHosts, renderSshdConfig, renderStatusTable, renderTable,
+  renderEtcHosts, renderEtcdEnv, renderInventory, renderKnownHosts, renderSshdConfig, renderStatusTable,
 } from '../../src/lab/render.js';
+import { renderTable } from '../../src/util/table.js';
 import { EVENTS_CLUSTER, MAIN_CLUSTER } from '../../src/lab/profile.js';
 
 const three = deriveNodes(3, '127.0.10.');

@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../../src/inventory/types.js';
-import { MEMBER_PID, memberFunctions, memberRunsScript } from '../../src/plan/member-process.js';
+import { MEMBER_PID, memberFunctions, memberRunsScript } from '../../src/facts/member-process.js';
 import { stopScript } from '../../src/plan/scripts.js';
 import { nodeSpec } from '../support/facts.js';
 

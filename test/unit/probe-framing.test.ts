@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { parseSections, probeScript, SECTION_PREFIX } from '../../src/facts/probe-script.js';
-import { shellQuote } from '../../src/ssh/quote.js';
+import { shellQuote } from '../../src/util/quote.js';
 import { nodeSpec } from '../support/facts.js';
 
 /** The probe's own preamble (PATH, fd 4, the `sec` function), taken from the script it sends. */

@@ -12,10 +12,10 @@ import {
   knownHostName,
   knownKeyTypes,
   matchHostPatterns,
-  matchPattern,
   parseKnownHosts,
   readKnownHosts,
 } from '../../src/ssh/knownhosts.js';
+import { matchPattern } from '../../src/util/glob.js';
 import { blob } from '../support/ssh-blobs.js';
 
 const ED_A = blob('ssh-ed25519', 1);

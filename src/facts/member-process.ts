@@ -12,7 +12,7 @@
  *     listener on a port of that number.
  */
 import { urlHost, type NodeSpec } from '../inventory/types.js';
-import { shellQuote as q } from '../ssh/quote.js';
+import { shellQuote as q } from '../util/quote.js';
 
 /** Shell function names the scripts call after `memberFunctions(n)`. */
 export const MEMBER_PID = 'etcd_dr_member_pid';

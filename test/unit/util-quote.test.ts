@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { buildCommand } from '../../src/ssh/command.js';
-import { shellJoin, shellQuote } from '../../src/ssh/quote.js';
+import { shellJoin, shellQuote } from '../../src/util/quote.js';
 import { ALL_LATIN1, randomString, seededRng } from '../support/seeded.js';
 
 describe('shellQuote', () => {
