@@ -15,7 +15,10 @@ import { EXIT } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { terminalSafe } from '../util/terminal.js';
-import { PLAN_DEFAULTS, checkNames, confirm, execute, gather, holderOf, logFileFor, runDirFor, stateDirOf, STATE_DIR_HELP } from './run-plan.js';
+import { checkNames } from '../apply/check-names.js';
+import { gather } from '../apply/session.js';
+import { logFileFor, runDirFor } from '../apply/start-run.js';
+import { PLAN_DEFAULTS, confirm, execute, holderOf, stateDirOf, STATE_DIR_HELP } from './run-plan.js';
 import { openSession } from './session.js';
 import { STRATEGY_OPTION } from './recover.js';
 import type { RecoverStrategy } from '../plan/types.js';
@@ -73,7 +76,7 @@ async function drill(
           } else if (o.showPlan) ctx.stdout.write(terminalSafe(renderPlan(plan, 'text')));
           await confirm(ctx, plan, args.yes);
         },
-        execute: (plan, run) => execute(ctx, s, plan, run, false),
+        execute: (plan, run) => execute(ctx, { plan, run, session: s, resumed: false, settings: {} }),
         runDirFor: (plan) => runDirFor(stateDir, plan, false),
         ...(o.labDir
           ? {

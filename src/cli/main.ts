@@ -1,13 +1,15 @@
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { StderrMux } from '../apply/progress.js';
 import { EXIT, ExitError, InternalError } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
-import type { CliContext } from './context.js';
+import type { CliContext, GlobalArgs } from './context.js';
 import { commandPath, JsonOut, jsonRequested, writeDocument } from './output.js';
 import { demoCommand, drillCommand } from './drill.js';
 import { inventoryCommand } from './inventory.js';
 import { labCommand } from './lab.js';
-import { applyCommand, planCommand, recoverCommand, resumeCommand } from './recover.js';
+import { applyCommand } from './apply.js';
+import { planCommand, recoverCommand } from './recover.js';
+import { resumeCommand } from './resume.js';
 import { planScaleCommands, replaceCommand, scaleInCommand, scaleOutCommand } from './scale.js';
 import { showCommand } from './show.js';
 import { statusCommand } from './status.js';
@@ -21,6 +23,14 @@ const EPILOGUE = [
 
 /** Top-level command names, to name the command of an error found before the arguments are parsed. */
 const COMMANDS = new Set(['status', 'plan', 'recover', 'scale-out', 'scale-in', 'replace', 'apply', 'resume', 'drill', 'demo', 'lab', 'show', 'inventory', 'completion']);
+
+/** The commands, in the order `--help` lists them. */
+function commands(ctx: CliContext): CommandModule<GlobalArgs, any>[] {
+  return [
+    statusCommand(ctx), planCommand(ctx, planScaleCommands(ctx)), recoverCommand(ctx), scaleOutCommand(ctx), scaleInCommand(ctx), replaceCommand(ctx), applyCommand(ctx),
+    resumeCommand(ctx), unlockCommand(ctx), drillCommand(ctx), demoCommand(ctx), showCommand(ctx), labCommand(ctx), inventoryCommand(ctx),
+  ];
+}
 
 export function buildCli(argv: string[], ctx: CliContext) {
   return yargs(argv)
@@ -43,20 +53,7 @@ export function buildCli(argv: string[], ctx: CliContext) {
       default: false,
       describe: 'trust and record host keys not yet in knownHostsFile (a changed key is always refused)',
     })
-    .command(withHelp(statusCommand(ctx)))
-    .command(withHelp(planCommand(ctx, planScaleCommands(ctx))))
-    .command(withHelp(recoverCommand(ctx)))
-    .command(withHelp(scaleOutCommand(ctx)))
-    .command(withHelp(scaleInCommand(ctx)))
-    .command(withHelp(replaceCommand(ctx)))
-    .command(withHelp(applyCommand(ctx)))
-    .command(withHelp(resumeCommand(ctx)))
-    .command(withHelp(unlockCommand(ctx)))
-    .command(withHelp(drillCommand(ctx)))
-    .command(withHelp(demoCommand(ctx)))
-    .command(withHelp(showCommand(ctx)))
-    .command(withHelp(labCommand(ctx)))
-    .command(withHelp(inventoryCommand(ctx)))
+    .command(commands(ctx).map((m) => withHelp(m)))
     .completion('completion', 'print a shell completion script (bash; zsh when $SHELL is zsh): etcd-dr completion >> ~/.bashrc')
     .middleware((args) => {
       ctx.json = Boolean(args.json);
@@ -102,13 +99,13 @@ export async function main(argv: string[], partial: Partial<CliContext> = {}): P
     if (printed) ctx.stdout.write(`${printed}\n`);
     helpOrVersion = Boolean(printed || args['help'] || args['version'] || args['get-yargs-completions']);
     // --help and --version print text for people, as every CLI does, with or without --json
-    if (ctx.json && !helpOrVersion) writeDocument(ctx, ctx.out.document(ctx.exitCode));
+    if (ctx.json && !helpOrVersion) writeDocument(ctx.stdout, ctx.out.document(ctx.exitCode));
     return ctx.exitCode;
   } catch (err) {
     const code = err instanceof ExitError ? err.exitCode : EXIT.failed;
     if (ctx.json) {
       if (!ctx.out.command) ctx.out.command = commandPath(argv.slice(Math.max(0, argv.findIndex((a) => COMMANDS.has(a)))).filter((a) => !a.startsWith('-')));
-      writeDocument(ctx, ctx.out.errorDocument(err, code));
+      writeDocument(ctx.stdout, ctx.out.errorDocument(err, code));
     }
     if (err instanceof ExitError) {
       // messages quote what nodes printed: nothing in them may act on the terminal

@@ -3,9 +3,9 @@
  * included. Commands hand their result to `ctx.out` instead of writing JSON themselves; main.ts writes the
  * one document when the command ends, whichever way it ends.
  */
+import type { Writable } from 'node:stream';
 import { EXIT, ExitError, InputError, type InputProblem } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
-import type { CliContext } from './context.js';
 
 /** Bumped when a field is removed or changes meaning; new fields may appear in any version. */
 export const JSON_SCHEMA_VERSION = 1;
@@ -78,6 +78,6 @@ export function jsonRequested(argv: readonly string[]): boolean {
 }
 
 /** Write the one document; everything in it is made terminal-safe (C1 controls become \u escapes). */
-export function writeDocument(ctx: CliContext, doc: Record<string, unknown>): void {
-  ctx.stdout.write(terminalSafe(`${JSON.stringify(doc, null, 2)}\n`));
+export function writeDocument(stdout: Writable, doc: Record<string, unknown>): void {
+  stdout.write(terminalSafe(`${JSON.stringify(doc, null, 2)}\n`));
 }

@@ -1,30 +1,18 @@
-/**
- * `plan recover`, `recover`, `apply PLAN`, `resume [RUN_ID]`: the quorum-loss recovery, reviewed, applied,
- * journaled and resumable.
- */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+/** `plan recover` and `recover`: the quorum-loss recovery, planned for review, or planned and applied. */
 import type { Argv, CommandModule } from 'yargs';
-import { doneStepsOf } from '../apply/executor.js';
-import { relocateBackup, warnBastionRoom } from './bastion-room.js';
-import { checkJournal } from './journal-check.js';
-import { endedRun, newRunId, RunDir, RUN_ID_RE, writePrivateFile } from '../apply/rundir.js';
-import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
+import { warnBastionRoom } from '../apply/bastion-room.js';
+import { checkNames } from '../apply/check-names.js';
+import { endedRun, newRunId, RunDir, RUN_ID_RE } from '../apply/rundir.js';
+import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
-import { loadPlan } from '../plan/load.js';
 import { planRecovery } from '../plan/restore-all.js';
-import { linkRateFromRuns } from './link-rate.js';
-import { sealPlan } from '../plan/seal.js';
 import type { Plan, RecoverIntent } from '../plan/types.js';
-import { EXIT, ExitError, RefusedError } from '../util/errors.js';
-import { runStateDirs } from '../util/dirs.js';
+import { EXIT, ExitError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { withHelp } from './help.js';
-import {
-  PLAN_DEFAULTS, checkNames, confirmAndRun, planAndApply, execute, gather, holderOf, logFileFor, pickRun, refuseIfStale, runDirFor, runIdInPlanFile, runOptions, runSettings, showPlan,
-  stateDirOf, STATE_DIR_HELP, summarize, type RunArgs,
-} from './run-plan.js';
+import { linkRateFromRuns } from './link-rate.js';
+import { FORMAT_OPTION, PLAN_DEFAULTS, holderOf, planAndApply, runOptions, showPlan, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
 export interface RecoverArgs extends RunArgs {
@@ -61,7 +49,7 @@ export function recoverOptions<T>(y: Argv<T>): Argv<T & RecoverArgs> {
     .option('backup-before-restore', { type: 'boolean', default: false, describe: 'finish the copy to the bastion before the restore starts (slower with a large db)' })
     .option('strategy', STRATEGY_OPTION)
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
-    .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
+    .option('format', FORMAT_OPTION)
     .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<T & RecoverArgs>;
 }
 
@@ -141,107 +129,5 @@ export function recoverCommand(ctx: CliContext): CommandModule<GlobalArgs, Recov
     describe: 'plan the quorum-loss recovery, show it, ask, and apply it (journaled; `resume` continues it)',
     builder: (y) => runOptions(recoverOptions(y).option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })),
     handler: (args) => planAndApply(ctx, args, (s, runId) => makePlan(ctx, s, args, runId)),
-  };
-}
-
-export function applyCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { plan: string }> {
-  return {
-    command: 'apply <plan>',
-    describe: 'run a saved plan exactly; refused when the cluster changed since the plan was made',
-    builder: (y) =>
-      runOptions(y)
-        .positional('plan', { type: 'string', demandOption: true, describe: 'plan JSON saved with `etcd-dr plan … -o`' })
-        .option('yes', { type: 'boolean', default: false, describe: 'apply without asking (required without a terminal)' })
-        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<
-        RunArgs & { plan: string }
-      >,
-    handler: async (args) => {
-      const stateDir = stateDirOf(ctx, args);
-      const settings = runSettings(args);
-      const id = runIdInPlanFile(args.plan);
-      const s = await openSession(ctx, args, id ? { logFile: () => logFileFor(stateDir, id) } : {});
-      let run: RunDir | undefined;
-      try {
-        const plan = loadPlan(args.plan, s.inventory);
-        if (args.json) ctx.out.add({ plan });
-        run = runDirFor(stateDir, plan, false); // refuses a plan whose run already started, before anything else
-        await refuseIfStale(s, plan);
-        await confirmAndRun(ctx, s, plan, stateDir, args, settings);
-      } finally {
-        // a refusal (stale plan, no confirmation) ends the command, not the process: free the run for the next one
-        run?.unlock();
-        await s.close();
-      }
-    },
-  };
-}
-
-export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, RunArgs & { 'run-id'?: string; exclude?: string[]; 'backup-dir'?: string }> {
-  return {
-    command: 'resume [run-id]',
-    describe: 'continue an interrupted run from its journal (default: the newest unfinished run)',
-    builder: (y) =>
-      runOptions(y)
-        .positional('run-id', { type: 'string', describe: 'the run to continue (a directory name under <state-dir>/runs)' })
-        .option('exclude', {
-          type: 'string',
-          array: true,
-          describe: 'recovery runs: finish without this member (its host died during the run); its join is dropped, env files and the verification name the smaller membership; repeatable',
-        })
-        .option('backup-dir', { type: 'string', describe: "copy the survivor's db here instead of where the plan says (the bastion's first choice ran out of room)" })
-        .option('yes', { type: 'boolean', default: true, describe: 'resume without asking (the plan was confirmed when the run started)' })
-        .option('state-dir', { type: 'string', describe: STATE_DIR_HELP }) as unknown as Argv<
-        RunArgs & { 'run-id'?: string; exclude?: string[]; 'backup-dir'?: string }
-      >,
-    handler: async (args) => {
-      const settings = runSettings(args);
-      const picked = pickRun(runStateDirs(ctx.env, ctx.cwd, args['state-dir']), args['run-id']);
-      // the state dir the run was found in (a run of an earlier version may be in ./.etcd-dr)
-      const stateDir = resolve(picked.dir, '..', '..');
-      // before its journal is read: another process may still be writing it
-      picked.lock();
-      const exclude = (args.exclude ?? []).map(String);
-      const s = await openSession(ctx, args, { logFile: picked.logPath });
-      try {
-        let plan = loadPlan(picked.planPath, s.inventory);
-        if (exclude.length) {
-          checkNames(s.inventory, '--exclude', exclude);
-          checkExclude(plan, exclude);
-        }
-        // the run's own lock is expected; another run's lock is not
-        const facts = await gather(s);
-        for (const note of checkJournal(picked, plan, facts)) ctx.stderr.write(`etcd-dr: note: ${note}\n`);
-        const other = facts.nodes.filter((n) => n.lock && n.lock.runId !== plan.runId);
-        if (other.length) {
-          throw new RefusedError(
-            `another etcd-dr run holds the lock: ${other.map((n) => `${n.name} by ${n.lock!.runId}`).join(', ')}`,
-            'wait for it to finish; a lock left by a dead run is broken with --break-lock',
-          );
-        }
-        if (exclude.length) {
-          // the rest of the run without those members; the plan the run started with is kept beside
-          const amended = excludeFromPlan(plan, exclude, { inventory: s.inventory, nodes: facts.nodes, done: new Set(doneStepsOf(picked.read()).keys()) });
-          const previousPlan = join(picked.dir, `plan.before-exclude-${exclude.join('-')}-${Date.now()}.json`);
-          writePrivateFile(previousPlan, readFileSync(picked.planPath, 'utf8'));
-          plan = sealPlan(amended.plan);
-          writePrivateFile(picked.planPath, `${JSON.stringify(plan, null, 2)}\n`);
-          picked.append({ event: 'plan-amended', exclude, previousPlan, changes: amended.changes });
-          ctx.stderr.write(`etcd-dr: run ${plan.runId} goes on without ${exclude.join(', ')} (the plan it started with: ${previousPlan}):\n${amended.changes.map((c) => `  - ${c}\n`).join('')}`);
-          for (const w of plan.warnings.slice(-exclude.length)) ctx.stderr.write(`etcd-dr: note: ${w}\n`);
-        }
-        const run = runDirFor(stateDir, plan, true);
-        if (args['backup-dir']) {
-          plan = relocateBackup(plan, resolve(ctx.cwd, args['backup-dir']));
-          ctx.stderr.write(`etcd-dr: the db copy goes to ${resolve(ctx.cwd, args['backup-dir'], plan.runId)} (--backup-dir)\n`);
-        }
-        ctx.out.add({ runId: plan.runId, runDir: run.dir, plan });
-        ctx.stderr.write(`etcd-dr: resuming run ${plan.runId}: ${plan.summary}\n`);
-        const r = await execute(ctx, s, plan, run, true, settings);
-        summarize(ctx, s, plan, run, r, args.json);
-      } finally {
-        picked.unlock();
-        await s.close();
-      }
-    },
   };
 }

@@ -2,19 +2,17 @@
  * What `apply`, `recover`, `resume` (and the membership commands) share: where runs live, confirmation,
  * the stale-plan check, running the executor with progress, and the closing summary.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
-import { Executor, type RunResult } from '../apply/executor.js';
+import type { RunResult } from '../apply/executor.js';
 import { progressFor } from '../apply/progress.js';
-import { underLockCheck } from '../apply/under-lock.js';
-import { RunDir, writePrivateFile, ensurePrivateDir, listRuns, newRunId, RUN_ID_RE } from '../apply/rundir.js';
-import { diffCanonFacts, canonFacts } from '../facts/assess.js';
-import { gatherFacts, hostKeyRefusals, DEFAULT_LOCK_FILE } from '../facts/gather.js';
-import type { ClusterFacts } from '../facts/types.js';
-import { clientUrl } from '../inventory/types.js';
+import { executeRun, runSummary, type Run, type RunSettings } from '../apply/run.js';
+import { newRunId, writePrivateFile } from '../apply/rundir.js';
+import type { RunSession } from '../apply/session.js';
+import { logFileFor, runDirFor } from '../apply/start-run.js';
+import { DEFAULT_LOCK_FILE } from '../facts/gather.js';
 import { renderPlan, type PlanFormat } from '../plan/render.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
@@ -22,7 +20,7 @@ import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { defaultStateDir } from '../util/dirs.js';
 import { terminalSafe, terminalSafeProgress } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { gatherOptions, openSession, type Session } from './session.js';
+import { openSession, type Session } from './session.js';
 
 export interface RunArgs extends GlobalArgs {
   'state-dir'?: string;
@@ -39,7 +37,7 @@ export function runOptions<T>(y: Argv<T>): Argv<T> {
 }
 
 /** The executor's settings from the command line; bad values are bad input. */
-export function runSettings(args: Pick<RunArgs, 'healthy-timeout'>): { healthyTimeoutSec?: number } {
+export function runSettings(args: Pick<RunArgs, 'healthy-timeout'>): RunSettings {
   const t = args['healthy-timeout'];
   if (t === undefined) return {};
   if (!Number.isInteger(t) || t < 1 || t > 86_400) throw new ExitError(`--healthy-timeout ${String(t)}: give whole seconds from 1 to 86400`, EXIT.badInput, 'the default is 120');
@@ -49,6 +47,9 @@ export function runSettings(args: Pick<RunArgs, 'healthy-timeout'>): { healthyTi
 export function stateDirOf(ctx: CliContext, args: { 'state-dir'?: string }): string {
   return defaultStateDir(ctx.env, ctx.cwd, args['state-dir']);
 }
+
+/** --format of the commands that print a plan */
+export const FORMAT_OPTION = { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' } as const;
 
 export const STATE_DIR_HELP = 'where runs are journaled (default $ETCD_DR_STATE_DIR, else $XDG_STATE_HOME/etcd-dr, else ~/.local/state/etcd-dr)';
 
@@ -63,14 +64,6 @@ export function holderOf(): string {
 }
 
 export const PLAN_DEFAULTS = { lockFile: DEFAULT_LOCK_FILE };
-
-/** Gather facts and refuse early when a host key is refused (nothing else can be trusted then). */
-export async function gather(s: Session): Promise<ClusterFacts> {
-  const facts = await gatherFacts(s.inventory, s.transport, gatherOptions(s));
-  const refused = hostKeyRefusals(facts);
-  if (refused.length) throw new RefusedError(refused.map((r) => r.message).join('\n'), refused[0]!.hint);
-  return facts;
-}
 
 /** Print the plan for review (stdout), and save it as JSON when asked. */
 export function showPlan(ctx: CliContext, plan: Plan, o: { format: PlanFormat; output?: string; json: boolean; toStderr?: boolean }): void {
@@ -100,81 +93,8 @@ export async function confirm(ctx: CliContext, plan: Plan, yes: boolean): Promis
   if (answer.trim().toLowerCase() !== 'yes') throw new RefusedError('not applied: the answer was not "yes"');
 }
 
-/** Refuse a plan made from facts that no longer hold, saying what changed. */
-export async function refuseIfStale(s: Session, plan: Plan): Promise<void> {
-  const facts = await gather(s);
-  if (facts.digest === plan.factsDigest) return;
-  const changes = diffCanonFacts(plan.facts, canonFacts(facts.nodes));
-  throw new RefusedError(
-    `the plan is stale: the cluster changed since it was made (${plan.createdAt})\n${changes.map((c) => `  - ${c}`).join('\n') || '  - (the facts digest differs)'}`,
-    'make a new plan from the current state and review it again',
-  );
-}
-
-/** The run dir for a plan; a plan whose run already started is resumed, not applied again. */
-export function runDirFor(stateDir: string, plan: Plan, resumed: boolean): RunDir {
-  const run = new RunDir(stateDir, plan.runId);
-  run.create();
-  // one process per run: a second `resume`, or one while the first still ends its step, is refused here
-  run.lock();
-  if (!resumed && existsSync(run.journalPath) && run.read().some((e) => e.event === 'run-start')) {
-    throw new RefusedError(`run ${plan.runId} already started from this plan`, `continue it with \`etcd-dr resume ${plan.runId}\`; to start over, make a new plan`);
-  }
-  if (!existsSync(run.planPath)) writePrivateFile(run.planPath, `${JSON.stringify(sealPlan(plan), null, 2)}\n`);
-  return run;
-}
-
-/**
- * The newest run that did not finish, or the one named, searched in `stateDirs` in order (see
- * runStateDirs: the state dir, then ./.etcd-dr of earlier versions).
- */
-export function pickRun(stateDirs: string | string[], runId?: string): RunDir {
-  const dirs = typeof stateDirs === 'string' ? [stateDirs] : stateDirs;
-  const where = dirs.map((d) => join(d, 'runs')).join(' or ');
-  if (runId !== undefined) {
-    if (!RUN_ID_RE.test(runId)) throw new ExitError(`"${runId}" is not a run id like 20261124T193012Z-3f9c`, EXIT.badInput, `runs are in ${where}`);
-    const run = dirs.map((d) => new RunDir(d, runId)).find((r) => r.exists());
-    if (!run) throw new ExitError(`no run ${runId} in ${where}`, EXIT.badInput, 'give --state-dir where the run was started, or another run id');
-    return run;
-  }
-  const unfinished = dirs
-    .flatMap((d) => listRuns(d).map((id) => new RunDir(d, id)))
-    .filter((r) => r.exists())
-    .filter((r) => {
-      const j = r.check();
-      // a damaged journal is not skipped: resume says what it can and cannot tell
-      if (j.problems.length) return true;
-      const ends = j.events.filter((e) => e.event === 'run-end' || e.event === 'run-start');
-      const last = ends[ends.length - 1];
-      // done, or refused before it changed anything: not to be resumed
-      return last !== undefined && !(last.event === 'run-end' && (last.outcome === 'done' || last.outcome === 'refused'));
-    })
-    .sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
-  const run = unfinished[unfinished.length - 1];
-  if (!run) throw new ExitError(`no unfinished run in ${where}`, EXIT.badInput, 'name a run id, or give --state-dir where the run was started');
-  return run;
-}
-
-/** Per-run log file: known before the session opens, so connecting is logged too. */
-export function logFileFor(stateDir: string, runId: string): string {
-  const run = new RunDir(stateDir, runId);
-  ensurePrivateDir(run.dir);
-  return run.logPath;
-}
-
-export function runIdInPlanFile(path: string): string | undefined {
-  try {
-    const id = (JSON.parse(readFileSync(path, 'utf8')) as { runId?: unknown }).runId;
-    return typeof id === 'string' && RUN_ID_RE.test(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Run the executor with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
-export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunDir, resumed: boolean, settings: { healthyTimeoutSec?: number } = {}): Promise<RunResult> {
-  // a new run checks the facts again once it holds every lock (a resumed one changed them itself)
-  const underLock = resumed ? undefined : underLockCheck(plan, () => gather(s));
+/** Run it with progress on stderr and SIGINT/SIGTERM turned into a clean stop between steps. */
+export async function execute(ctx: CliContext, r: Run): Promise<RunResult> {
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     if (interrupted) return;
@@ -187,63 +107,39 @@ export async function execute(ctx: CliContext, s: Session, plan: Plan, run: RunD
   process.on('SIGTERM', onTerm);
   const progressOut = Object.assign(ctx.stderr, { isTTY: ctx.stderrIsTTY ?? false });
   try {
-    const ex = new Executor(plan, {
-      inventory: s.inventory,
-      transport: s.transport,
-      log: s.log,
-      run,
-      progress: terminalSafeProgress(progressFor(progressOut, ctx.env)),
-      interrupted: () => interrupted,
-      ...(underLock ? { underLock } : {}),
-      ...settings,
-    });
-    return await ex.run({ resumed });
+    return await executeRun(r, { progress: terminalSafeProgress(progressFor(progressOut, ctx.env)), interrupted: () => interrupted });
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    run.unlock();
   }
 }
 
 /** The closing lines: what was done, where the run's files are, what the kube-apiservers should use. */
-export function summarize(ctx: CliContext, s: Session, plan: Plan, run: RunDir, r: RunResult, json: boolean): void {
-  const servers = plan.finalMembers.map((m) => clientUrl(s.inventory.nodes.find((n) => n.name === m)!)).join(',');
-  const backup = plan.steps.find((st) => st.action.type === 'backup-db');
-  const out = {
-    runId: r.runId,
-    outcome: r.outcome,
-    seconds: r.ms / 1000,
-    runDir: run.dir,
-    members: plan.finalMembers,
-    etcdServers: servers,
-    ...(backup && backup.action.type === 'backup-db' ? { backup: backup.action.localPath } : {}),
-    steps: r.steps,
-    ...(r.verification ? { verification: r.verification } : {}),
-    warnings: plan.warnings,
-  };
-  if (json) {
+export function summarize(ctx: CliContext, r: Run, result: RunResult): void {
+  const out = runSummary(r, result);
+  if (ctx.json) {
     ctx.out.set(out);
     return;
   }
+  const { plan } = r;
   const lines = [
     `${plan.summary}`,
-    `done in ${(r.ms / 1000).toFixed(1)} s; members: ${plan.finalMembers.join(', ')}`,
-    ...(r.verification ? [`verified: ${JSON.stringify(r.verification)}`] : []),
+    `done in ${(result.ms / 1000).toFixed(1)} s; members: ${plan.finalMembers.join(', ')}`,
+    ...(result.verification ? [`verified: ${JSON.stringify(result.verification)}`] : []),
     ...(out.backup ? [`backup of the survivor's db: ${out.backup} (sha256 beside it)`] : []),
-    `run files: ${run.dir} (plan.json, journal.jsonl, log.jsonl)`,
-    `kube-apiserver: --etcd-servers=${servers}`,
+    `run files: ${out.runDir} (plan.json, journal.jsonl, log.jsonl)`,
+    `kube-apiserver: --etcd-servers=${out.etcdServers}`,
     ...plan.warnings.map((w) => `note: ${w}`),
   ];
   ctx.stdout.write(terminalSafe(`${lines.join('\n')}\n`));
 }
 
-/** Names given on the command line must be inventory nodes: bad input, found before any node is contacted. */
-export function checkNames(inventory: { file: string; nodes: { name: string }[] }, flag: string, names: readonly string[]): void {
-  const known = inventory.nodes.map((n) => n.name);
-  const bad = names.filter((n) => !known.includes(n));
-  if (bad.length) {
-    throw new ExitError(`${flag} ${bad.join(', ')}: not a node of ${inventory.file}`, EXIT.badInput, `nodes are: ${known.join(', ')}`);
-  }
+/** Asks (unless --yes), then runs the plan as a new run and prints its summary. */
+export async function confirmAndRun(ctx: CliContext, s: RunSession, plan: Plan, stateDir: string, yes: boolean, settings: RunSettings): Promise<void> {
+  await confirm(ctx, plan, yes);
+  const r: Run = { plan, run: runDirFor(stateDir, plan, false), session: s, resumed: false, settings };
+  ctx.out.add({ runId: plan.runId, runDir: r.run.dir });
+  summarize(ctx, r, await execute(ctx, r));
 }
 
 /**
@@ -251,15 +147,6 @@ export function checkNames(inventory: { file: string; nodes: { name: string }[] 
  * take --yes), run it with its journal, and print the summary. The run's log file is made only once the
  * inventory is valid.
  */
-/** Asks (unless --yes), then runs the plan as a new run and prints its summary. */
-export async function confirmAndRun(ctx: CliContext, s: Session, plan: Plan, stateDir: string, args: { yes: boolean; json: boolean }, settings: ReturnType<typeof runSettings>): Promise<void> {
-  await confirm(ctx, plan, args.yes);
-  const run = runDirFor(stateDir, plan, false);
-  ctx.out.add({ runId: plan.runId, runDir: run.dir });
-  const r = await execute(ctx, s, plan, run, false, settings);
-  summarize(ctx, s, plan, run, r, args.json);
-}
-
 export async function planAndApply(
   ctx: CliContext,
   args: RunArgs & { format: PlanFormat; output?: string },
@@ -273,7 +160,7 @@ export async function planAndApply(
     const plan = await make(s, runId);
     showPlan(ctx, plan, { format: args.format, output: args.output, json: args.json, toStderr: true });
     // warnings (e.g. lower fault tolerance) are printed with the plan, before the question
-    await confirmAndRun(ctx, s, plan, stateDir, args, settings);
+    await confirmAndRun(ctx, s, plan, stateDir, args.yes, settings);
   } finally {
     await s.close();
   }

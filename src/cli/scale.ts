@@ -4,15 +4,16 @@
  * failed join, verification, the `--etcd-servers=` value at the end).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { newRunId } from '../apply/rundir.js';
+import { checkNames } from '../apply/check-names.js';
+import { endedRun, newRunId } from '../apply/rundir.js';
+import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';
 import type { PlanContext } from '../plan/recover.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { PLAN_DEFAULTS, checkNames, gather, holderOf, planAndApply, runOptions, showPlan, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
-import { endedRun } from '../apply/rundir.js';
+import { FORMAT_OPTION, PLAN_DEFAULTS, holderOf, planAndApply, runOptions, showPlan, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 
 interface PlanArgs extends RunArgs {
@@ -36,7 +37,7 @@ type Kind = 'scale-out' | 'scale-in' | 'replace';
 function common<T>(y: Argv<T>): Argv<T> {
   return y
     .option('output', { alias: 'o', type: 'string', describe: 'save the plan as JSON for `etcd-dr apply`' })
-    .option('format', { type: 'string', choices: ['text', 'markdown', 'json'], default: 'text', describe: 'how the plan is printed' })
+    .option('format', FORMAT_OPTION)
     .option('state-dir', { type: 'string', describe: STATE_DIR_HELP });
 }
 

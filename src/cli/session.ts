@@ -1,16 +1,12 @@
-import { DEFAULT_LOCK_FILE, type GatherOptions } from '../facts/gather.js';
+import type { RunSession } from '../apply/session.js';
 import { loadInventory } from '../inventory/index.js';
-import type { Inventory } from '../inventory/types.js';
 import { Transport } from '../ssh/transport.js';
-import { createLogger, type Logger, type LogLevel } from '../util/log.js';
+import { createLogger, type LogLevel } from '../util/log.js';
 import { scrub } from '../util/secrets.js';
 import type { CliContext, GlobalArgs } from './context.js';
 
 /** What a command that talks to the cluster needs: the inventory, a logger, one SSH connection per node. */
-export interface Session {
-  inventory: Inventory;
-  log: Logger;
-  transport: Transport;
+export interface Session extends RunSession {
   close(): Promise<void>;
 }
 
@@ -41,20 +37,5 @@ export async function openSession(ctx: CliContext, args: GlobalArgs, opts: { log
       await transport.closeAll();
       log.flush();
     },
-  };
-}
-
-/**
- * How a command of this session gathers facts: etcd-dr's lock file, and a progress line when the gathering
- * waits out a possible leader election (see gatherFacts).
- */
-export function gatherOptions(s: Session): GatherOptions {
-  return {
-    lockFile: DEFAULT_LOCK_FILE,
-    onElectionWait: (e) =>
-      s.log.info(
-        { running: e.running, limitMs: e.limitMs },
-        `${e.running.join(', ')} run but too few serve: waiting up to ${Math.round(e.limitMs / 1000)} s for a leader election before calling the quorum lost`,
-      ),
   };
 }

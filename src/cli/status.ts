@@ -5,7 +5,8 @@ import type { Verdict } from '../facts/types.js';
 import { EXIT, RefusedError } from '../util/errors.js';
 import { terminalSafe } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { gatherOptions, openSession } from './session.js';
+import { gatherOptions } from '../apply/session.js';
+import { openSession } from './session.js';
 
 export const VERDICT_EXIT: Record<Verdict, number> = {
   healthy: EXIT.ok,

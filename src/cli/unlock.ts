@@ -8,7 +8,8 @@ import { gatherFacts } from '../facts/gather.js';
 import { clearEmptyLockScript } from '../plan/scripts.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import type { CliContext, GlobalArgs } from './context.js';
-import { gatherOptions, openSession } from './session.js';
+import { gatherOptions } from '../apply/session.js';
+import { openSession } from './session.js';
 
 export function unlockCommand(ctx: CliContext): CommandModule<GlobalArgs, GlobalArgs & { empty: boolean }> {
   return {

@@ -1,4 +1,4 @@
-import { bastionRoomWarning, relocateBackup, warnBastionRoom } from '../../src/cli/bastion-room.js';
+import { bastionRoomWarning, relocateBackup, warnBastionRoom } from '../../src/apply/bastion-room.js';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import type { Plan } from '../../src/plan/types.js';
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunDir } from '../../src/apply/rundir.js';
-import { pickRun } from '../../src/cli/run-plan.js';
+import { pickRun } from '../../src/apply/pick-run.js';
 import { defaultCacheDir, defaultStateDir, runStateDirs } from '../../src/util/dirs.js';
 
 describe('state and cache dirs (XDG)', () => {

@@ -3,7 +3,7 @@
  * empty one while the nodes hold this run's lock is refused, with what the journal still says and what
  * the nodes show, so the operator decides from the nodes' state instead of a step being run twice.
  */
-import type { JournalEvent, RunDir } from '../apply/rundir.js';
+import type { JournalEvent, RunDir } from './rundir.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import type { Plan } from '../plan/types.js';
 import { RefusedError } from '../util/errors.js';
