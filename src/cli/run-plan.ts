@@ -1,6 +1,7 @@
 /**
- * What `apply`, `recover`, `resume` (and the membership commands) share: where runs live, confirmation,
- * the stale-plan check, running the executor with progress, and the closing summary.
+ * What `apply`, `recover`, `resume` (and the membership commands) share on the terminal's side: their
+ * options, the plan shown, confirmation, signals and progress around a run (src/apply/run.ts runs it),
+ * and the closing summary.
  */
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
