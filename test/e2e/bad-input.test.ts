@@ -14,6 +14,7 @@ import { nodePaths } from '../../src/lab/paths.js';
 import { planDigest } from '../../src/plan/seal.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const FIX = join(import.meta.dirname, '../fixtures/bad-input');
@@ -306,7 +307,7 @@ function expectRefusedCleanly(s: Seen): void {
 describe('bad input is refused before any node is contacted', () => {
   beforeAll(async () => {
     work = tempDir('etcd-dr-bad-input-');
-    lab = await startLab('127.0.17.', { etcd: '3.4' });
+    lab = await startLab(e2eNet(17), { etcd: '3.4' });
     // a real saved plan to damage; --force because the lab is healthy (a plan changes nothing)
     const p = await runCli(['plan', 'recover', '-i', lab.inventoryPath, '--force', '--format', 'json', '-o', join(work, 'base-plan.json'), '--state-dir', join(work, 'state-base')]);
     if (p.code !== 0) throw new Error(`could not make the base plan: ${p.stderr}`);

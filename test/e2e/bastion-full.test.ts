@@ -15,8 +15,9 @@ import { connectNode, type SshConnection } from '../../src/ssh/index.js';
 import { BastionWriteError } from '../../src/util/bastion-fs.js';
 import { EXIT } from '../../src/util/errors.js';
 import { TestSshd, makeKey, nodeSpec } from '../support/sshd.js';
+import { e2eNet } from '../support/net.js';
 
-const NODE_ADDR = '127.0.123.1';
+const NODE_ADDR = `${e2eNet(123)}1`;
 
 let dir: string;
 let small: string | undefined;

@@ -13,6 +13,7 @@ import { breakAllDown, labDown, labExec, labUp, loadKeys, powerOff, powerOn, typ
 import { runCli, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const DATA = '/var/lib/etcd';
@@ -22,7 +23,7 @@ const suiteStart = Date.now();
 afterAll(() => {
   table.save({
     etcd: '3.4.23 and 3.5.30 (one lab each)',
-    lab: '4 nodes (3 members), each /var/lib/etcd a 512 MiB ext4 image loop-mounted in the node, on 127.0.90.x and 127.0.91.x',
+    lab: `4 nodes (3 members), each /var/lib/etcd a 512 MiB ext4 image loop-mounted in the node, on ${e2eNet(90)}x and ${e2eNet(91)}x`,
     data: '500 keys + 2 × 1 MiB values',
     'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s`,
   });
@@ -36,8 +37,8 @@ interface Summary {
 
 // the drill runs on one version: its injection is the same script on both, and the file stays under 3 minutes
 describe.each([
-  ['3.4', '127.0.90.', false],
-  ['3.5', '127.0.91.', true],
+  ['3.4', e2eNet(90), false],
+  ['3.5', e2eNet(91), true],
 ] as const)('a data dir that is a mount point, etcd %s', (version, base, withDrill) => {
   let lab: LabState | undefined;
   let before: Map<string, string>;

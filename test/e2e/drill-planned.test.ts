@@ -10,6 +10,7 @@ import type { DrillReport } from '../../src/drill/drill.js';
 import { etcdctlInNode, labExec, loadKeys, type LabState } from '../../src/lab/index.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 /** temp dirs of this file (state dirs, reports), removed at the end */
@@ -45,8 +46,8 @@ async function leaderOf(lab: LabState, via: string): Promise<string> {
 }
 
 describe.each([
-  ['3.4', '127.0.70.'],
-  ['3.5', '127.0.71.'],
+  ['3.4', e2eNet(70)],
+  ['3.5', e2eNet(71)],
 ] as const)('planned drills on etcd %s', (version, base) => {
   let lab: LabState;
   let before: Map<string, string>;

@@ -9,6 +9,7 @@ import { parse, stringify } from 'yaml';
 import { loadKeys, powerOn, labStatus, type LabState } from '../../src/lab/index.js';
 import type { DrillReport } from '../../src/drill/drill.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 
@@ -30,8 +31,8 @@ async function powerAllOn(lab: LabState) {
 }
 
 describe.each([
-  ['3.4', '127.0.18.'],
-  ['3.5', '127.0.19.'],
+  ['3.4', e2eNet(18)],
+  ['3.5', e2eNet(19)],
 ] as const)('drill on etcd %s', (version, base) => {
   let lab: LabState;
   beforeAll(async () => {

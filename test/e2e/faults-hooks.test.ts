@@ -19,6 +19,7 @@ import { FaultTable } from '../support/fault-table.js';
 import { keysOf } from '../support/keys.js';
 import { procState } from '../support/runs.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 240_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -37,7 +38,7 @@ let lab: LabState;
 const NODES = ['etcd1', 'etcd2', 'etcd3'];
 
 beforeAll(async () => {
-  lab = await startLab('127.0.100.', { etcd: '3.5' });
+  lab = await startLab(e2eNet(100), { etcd: '3.5' });
   await enableApiservers(lab);
   await untilAcked(5);
 }, T);
@@ -45,7 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopLab(lab);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  table.save({ etcd: '3.5.30', lab: '3 nodes on 127.0.100.x, every node running the apiserver stand-in (lab-apiserver)', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
+  table.save({ etcd: '3.5.30', lab: `3 nodes on ${e2eNet(100)}x, every node running the apiserver stand-in (lab-apiserver)`, 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
 }, T);
 
 /** Waits until every node's writer has `more` acknowledged writes beyond `from` (etcd's own answers, no fixed sleep). */

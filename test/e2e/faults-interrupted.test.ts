@@ -22,6 +22,7 @@ import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
 import { procState } from '../support/runs.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 600_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -32,7 +33,7 @@ const table = new FaultTable('interrupted', 'A recovery killed halfway, then sta
 const suiteStart = Date.now();
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
-  table.save({ lab: '3 nodes on 127.0.110.x (etcd 3.4) and 127.0.111.x (etcd 3.5)', data: '500 keys, then 101 written while etcd3 was stopped, per case', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
+  table.save({ lab: `3 nodes on ${e2eNet(110)}x (etcd 3.4) and ${e2eNet(111)}x (etcd 3.5)`, data: '500 keys, then 101 written while etcd3 was stopped, per case', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,8 +103,8 @@ async function expectEveryKey(lab: LabState, before: Map<string, string>, latePr
 }
 
 describe.each([
-  ['3.4', '127.0.110.'],
-  ['3.5', '127.0.111.'],
+  ['3.4', e2eNet(110)],
+  ['3.5', e2eNet(111)],
 ] as const)('a recovery killed halfway, started over, on etcd %s', (version, base) => {
   let lab: LabState;
   beforeAll(async () => {

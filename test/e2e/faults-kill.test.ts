@@ -26,6 +26,7 @@ import { FaultTable } from '../support/fault-table.js';
 import { keysOf } from '../support/keys.js';
 import { children, describeJudged, etcdDr, judge, judgedOk, sleep, type Proc } from '../support/runs.js';
 import { seededRng } from '../support/seeded.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 1_800_000;
 const SEED = Number(process.env['ETCD_DR_KILL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
@@ -33,8 +34,8 @@ const POINTS = Number(process.env['ETCD_DR_KILL_POINTS'] ?? 32);
 const KILLS_PER_RUN = Number(process.env['ETCD_DR_KILLS_PER_RUN'] ?? 3);
 const rng = seededRng(SEED);
 const LABS = [
-  { etcd: '3.4' as const, base: '127.0.121.' },
-  { etcd: '3.5' as const, base: '127.0.122.' },
+  { etcd: '3.4' as const, base: e2eNet(121) },
+  { etcd: '3.5' as const, base: e2eNet(122) },
 ];
 const THREE = ['etcd1', 'etcd2', 'etcd3'];
 const FOUR = [...THREE, 'etcd4'];

@@ -31,6 +31,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const KEYS = 2000;
@@ -283,7 +284,7 @@ afterAll(async () => {
   for (const s of states) rmSync(s, { recursive: true, force: true });
   table.save({
     etcd: etcdVersion,
-    lab: '3 nodes each, on 127.0.62.x to 127.0.66.x and 127.0.72.x to 127.0.74.x (one lab per fault; 127.0.74.x runs etcd 3.5)',
+    lab: `3 nodes each, on ${e2eNet(62)}x to ${e2eNet(66)}x and ${e2eNet(72)}x to ${e2eNet(74)}x (one lab per fault; ${e2eNet(74)}x runs etcd 3.5)`,
     data: `${KEYS} keys + ${MIB} × 1 MiB values`,
     'suite time': sec(Date.now() - suiteStart),
   });
@@ -291,7 +292,7 @@ afterAll(async () => {
 
 describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test names another)', () => {
   it('the SSH connection to a node is cut while a command runs there: the step runs again, the recovery completes', async () => {
-    const { lab, before, state } = await brokenLab('127.0.62.');
+    const { lab, before, state } = await brokenLab(e2eNet(62));
     const run = background(recover(lab, state));
     await journalEvent(state, (e) => e.event === 'run-start', run.running);
     const survivor = planOf(state).survivor!.name;
@@ -329,7 +330,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it('the SSH connection to the survivor is cut after a member add was applied, before its answer came back: the member list decides, no member added twice', async () => {
-    const { lab, before, state } = await brokenLab('127.0.72.');
+    const { lab, before, state } = await brokenLab(e2eNet(72));
     const survivor = 'etcd1';
     // etcdctl on the survivor: the first `member add` that etcd applies prints its answer, then holds the
     // exit (the answer stays unread) until the test has cut the connection; every other call is the real one
@@ -369,8 +370,8 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it.each([
-    ['3.4', '127.0.73.', 'etcdctl'],
-    ['3.5', '127.0.74.', 'etcdutl'],
+    ['3.4', e2eNet(73), 'etcdctl'],
+    ['3.5', e2eNet(74), 'etcdutl'],
   ] as const)('etcd %s: the SSH connection to the survivor is cut while its restore runs: the repeated restore waits for the one still running, never beside it', async (version, base, tool) => {
     const { lab, before, state } = await brokenLab(base, version);
     const survivor = 'etcd1';
@@ -426,7 +427,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it('a joiner is powered off during its join: the run stops naming it, the survivor serves, `resume --exclude` finishes smaller', async () => {
-    const { lab, before, state } = await brokenLab('127.0.63.');
+    const { lab, before, state } = await brokenLab(e2eNet(63));
     const run = background(recover(lab, state));
     await journalEvent(state, (e) => e.event === 'run-start', run.running);
     const plan = planOf(state);
@@ -493,7 +494,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it("a joiner's etcd binary is broken: its join is rolled back, quorum and keys kept; `resume` finishes once it is fixed", async () => {
-    const { lab, before, state } = await brokenLab('127.0.64.');
+    const { lab, before, state } = await brokenLab(e2eNet(64));
     const run = background(recover(lab, state));
     // the plan is made (every node probed) before the binary breaks: the fault comes during the run
     await journalEvent(state, stepStart('-lock'), run.running);
@@ -548,7 +549,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it("the survivor's /var/lib is full: the restore fails saying so, nothing is deleted, `resume` finishes once there is room", async () => {
-    const { lab, before, state } = await brokenLab('127.0.65.');
+    const { lab, before, state } = await brokenLab(e2eNet(65));
     const survivor = 'etcd1';
     const db = '/var/lib/etcd/member/snap/db';
     const dbSha = Object.fromEntries(await Promise.all(ALL.map(async (n) => [n, await sha256In(lab, n, db)] as const)));
@@ -604,7 +605,7 @@ describe('node-side faults during a recovery (3 nodes; etcd 3.4 unless the test 
   }, T);
 
   it('the restored survivor is slower to serve than --healthy-timeout: a timeout naming the step and node, nothing else done; `resume` finishes', async () => {
-    const { lab, before, state } = await brokenLab('127.0.66.');
+    const { lab, before, state } = await brokenLab(e2eNet(66));
     const timeout = 10;
     // etcd on the survivor starts only when the test lets it: longer than the timeout
     await swapEtcd(lab, 'etcd1', 'gated');

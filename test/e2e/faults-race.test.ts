@@ -18,6 +18,7 @@ import { RunDir } from '../../src/apply/rundir.js';
 import { FaultTable } from '../support/fault-table.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 600_000;
 const NAMES = ['etcd1', 'etcd2', 'etcd3'];
@@ -27,11 +28,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let lab: LabState;
 beforeAll(async () => {
-  lab = await startLab('127.0.112.', { etcd: '3.5' });
+  lab = await startLab(e2eNet(112), { etcd: '3.5' });
   await loadKeys(lab, { keys: 300 });
 }, T);
 afterAll(async () => {
-  table.save({ etcd: '3.5.30', lab: '3 nodes on 127.0.112.x', data: '300 keys', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
+  table.save({ etcd: '3.5.30', lab: `3 nodes on ${e2eNet(112)}x`, data: '300 keys', 'suite time': `${((Date.now() - suiteStart) / 1000).toFixed(1)} s` });
   await stopLab(lab);
 }, T);
 

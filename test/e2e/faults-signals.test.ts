@@ -34,10 +34,11 @@ import { startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
 import { procState } from '../support/runs.js';
+import { e2eNet } from '../support/net.js';
 
-const BASE = '127.0.60.';
+const BASE = e2eNet(60);
 /** the etcd 3.5 lab's, for the SIGKILL chain */
-const BASE35 = '127.0.61.';
+const BASE35 = e2eNet(61);
 const KEYS = 400;
 const MIB = 2;
 const T = 600_000;

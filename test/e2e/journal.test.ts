@@ -22,8 +22,9 @@ import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { keysOf, nodeFingerprint } from '../support/keys.js';
 import { children, describeJudged, etcdDr, heldAtStep, judge, judgedOk } from '../support/runs.js';
+import { e2eNet } from '../support/net.js';
 
-const BASE = '127.0.120.';
+const BASE = e2eNet(120);
 const T = 600_000;
 const ALL = ['etcd1', 'etcd2', 'etcd3'];
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { labDown } from '../../src/lab/index.js';
 import { JSON_SCHEMA_VERSION } from '../../src/cli/output.js';
 import { runCli, type CliRun } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 240_000;
 const work = mkdtempSync(join(tmpdir(), 'etcd-dr-json-'));
@@ -40,7 +41,7 @@ afterAll(async () => {
 
 describe('--json: one document on stdout from every command', () => {
   it('lab up, status, load, exec, power-off, power-on', async () => {
-    const up = await cli(['lab', 'up', '--dir', dir, '--nodes', '4', '--members', '3', '--address-base', '127.0.140.']);
+    const up = await cli(['lab', 'up', '--dir', dir, '--nodes', '4', '--members', '3', '--address-base', e2eNet(140)]);
     expect(up.code).toBe(0);
     inventory = doc(up, 'lab up').inventoryPath as string;
     expect(doc(await cli(['lab', 'status', '--dir', dir]), 'lab status').nodes).toHaveLength(4);

@@ -15,11 +15,12 @@ import { etcdctlFlags, EVENTS_CLUSTER, labExec, loadKeys, MAIN_CLUSTER, type Lab
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, lostOrChanged } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const table = new FaultTable('kubespray', 'Real kubespray masters: the events cluster runs beside the main one on every node (test/e2e/kubespray.test.ts)');
 const t0 = Date.now();
-afterAll(() => table.save({ lab: '3 nodes, profile kubespray (etcd + etcd-events on each, ops login with sudo), 127.0.80.x (3.4) and 127.0.81.x (3.5)', data: '300 keys in each cluster', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
+afterAll(() => table.save({ lab: `3 nodes, profile kubespray (etcd + etcd-events on each, ops login with sudo), ${e2eNet(80)}x (3.4) and ${e2eNet(81)}x (3.5)`, data: '300 keys in each cluster', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
 
 /** etcdctl in a node, aimed at that node's member of cluster `c` */
 async function ctl(lab: LabState, node: string, c: LabCluster, args: string[], endpoints?: string) {
@@ -63,8 +64,8 @@ async function run(inventory: string, state: string, argv: string[]) {
 }
 
 describe.each([
-  ['3.4', '127.0.80.'],
-  ['3.5', '127.0.81.'],
+  ['3.4', e2eNet(80)],
+  ['3.5', e2eNet(81)],
 ] as const)('a kubespray master on etcd %s', (version, base) => {
   let lab: LabState;
   const state = tempDir();

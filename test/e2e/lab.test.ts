@@ -13,6 +13,7 @@ import {
 import { runFile } from '../../src/lab/run.js';
 import { tcpAnswers } from '../../src/lab/node.js';
 import { sleep } from '../../src/lab/procs.js';
+import { e2eNet } from '../support/net.js';
 
 const quietLog = () => undefined;
 // jest's per-project testTimeout does not reach these tests, so every hook and test names its own
@@ -91,7 +92,7 @@ describe('lab with etcd 3.4 (3 nodes)', () => {
 
   beforeAll(async () => {
     const t0 = Date.now();
-    s = await labUp({ dir, nodes: 3, etcd: '3.4', addressBase: '127.0.11.', log: quietLog });
+    s = await labUp({ dir, nodes: 3, etcd: '3.4', addressBase: e2eNet(11), log: quietLog });
     coldMs = Date.now() - t0;
   }, T);
 
@@ -103,57 +104,57 @@ describe('lab with etcd 3.4 (3 nodes)', () => {
   it('comes up as a healthy 3-member TLS cluster reachable over SSH, in seconds', async () => {
     expect(coldMs).toBeLessThan(30_000);
     expect(s.nodes.map((n) => [n.name, n.host, n.address, n.poweredOn])).toEqual([
-      ['etcd1', 'k2-master01', '127.0.11.1', true],
-      ['etcd2', 'k2-master02', '127.0.11.2', true],
-      ['etcd3', 'k2-master03', '127.0.11.3', true],
+      ['etcd1', 'k2-master01', `${e2eNet(11)}1`, true],
+      ['etcd2', 'k2-master02', `${e2eNet(11)}2`, true],
+      ['etcd3', 'k2-master03', `${e2eNet(11)}3`, true],
     ]);
-    const table = await sshOk(s, '127.0.11.1', `${ctl('k2-master01', 'https://127.0.11.1:2379')} member list -w table`);
+    const table = await sshOk(s, `${e2eNet(11)}1`, `${ctl('k2-master01', `https://${e2eNet(11)}1:2379`)} member list -w table`);
     for (const n of s.nodes) expect(table).toMatch(new RegExp(`\\| started \\| ${n.name} \\| https://${n.address.replace(/\./g, '\\.')}:2380 `));
     expect(table.match(/\| started \|/g)).toHaveLength(3);
 
     const all = s.nodes.map((n) => `https://${n.address}:2379`).join(',');
-    const health = await ssh(s, '127.0.11.2', `${ctl('k2-master02', all)} endpoint health`);
+    const health = await ssh(s, `${e2eNet(11)}2`, `${ctl('k2-master02', all)} endpoint health`);
     expect(health.code).toBe(0);
     expect(`${health.stdout}${health.stderr}`.match(/is healthy/g)).toHaveLength(3);
 
     // plain http and a client without a certificate are refused: it really is kubespray's TLS setup
-    const noCert = await ssh(s, '127.0.11.1', 'ETCDCTL_API=3 etcdctl --endpoints=https://127.0.11.1:2379 --cacert=/etc/ssl/etcd/ssl/ca.pem --command-timeout=3s get /x');
+    const noCert = await ssh(s, `${e2eNet(11)}1`, `ETCDCTL_API=3 etcdctl --endpoints=https://${e2eNet(11)}1:2379 --cacert=/etc/ssl/etcd/ssl/ca.pem --command-timeout=3s get /x`);
     expect(noCert.code).not.toBe(0);
 
-    const env = await sshOk(s, '127.0.11.3', 'hostname; cat /etc/etcd.env; stat -c %a /var/lib/etcd');
+    const env = await sshOk(s, `${e2eNet(11)}3`, 'hostname; cat /etc/etcd.env; stat -c %a /var/lib/etcd');
     expect(env).toMatch(/^k2-master03\n/);
     expect(env).toContain('ETCD_INITIAL_CLUSTER_STATE=existing\n');
-    expect(env).toContain('ETCD_LISTEN_CLIENT_URLS=https://127.0.11.3:2379\n');
-    expect(env).toContain('ETCD_INITIAL_CLUSTER=etcd1=https://127.0.11.1:2380,etcd2=https://127.0.11.2:2380,etcd3=https://127.0.11.3:2380\n');
+    expect(env).toContain(`ETCD_LISTEN_CLIENT_URLS=https://${e2eNet(11)}3:2379\n`);
+    expect(env).toContain(`ETCD_INITIAL_CLUSTER=etcd1=https://${e2eNet(11)}1:2380,etcd2=https://${e2eNet(11)}2:2380,etcd3=https://${e2eNet(11)}3:2380\n`);
     expect(env.trim().endsWith('700')).toBe(true);
 
     const inventory = readFileSync(s.inventoryPath, 'utf8');
     expect(inventory).toContain(`identityFile: ${dir}/id_ed25519`);
-    expect(inventory).toContain('    host: k2-master02\n    address: 127.0.11.2\n');
+    expect(inventory).toContain(`    host: k2-master02\n    address: ${e2eNet(11)}2\n`);
     expect(readFileSync(s.knownHostsFile, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(
       s.nodes.map((n) => `${n.address} ssh-ed25519`),
     );
   }, T);
 
   it('gives ops passwordless sudo, and sudo and ssh sessions the lab etcd first on PATH', async () => {
-    const out = await sshOk(s, '127.0.11.1', 'id -un; sudo -n id -u; sudo -n etcdctl version | head -n 1; command -v etcd', 'ops');
+    const out = await sshOk(s, `${e2eNet(11)}1`, 'id -un; sudo -n id -u; sudo -n etcdctl version | head -n 1; command -v etcd', 'ops');
     expect(out.split('\n').slice(0, 4)).toEqual(['ops', '0', 'etcdctl version: 3.4.23', '/usr/local/bin/etcd']);
-    expect(await sshOk(s, '127.0.11.1', 'systemctl is-active etcd; sudo -n systemctl is-active etcd', 'ops')).toBe('active\nactive\n');
+    expect(await sshOk(s, `${e2eNet(11)}1`, 'systemctl is-active etcd; sudo -n systemctl is-active etcd', 'ops')).toBe('active\nactive\n');
     // like systemctl without polkit: only root changes a unit
-    const denied = await ssh(s, '127.0.11.1', 'systemctl stop etcd', 'ops');
+    const denied = await ssh(s, `${e2eNet(11)}1`, 'systemctl stop etcd', 'ops');
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain('Access denied');
   }, T);
 
   it('gives every node its own disk: rm -rf of the data dir and sed -i on a stopped member touch no other node', async () => {
-    const before = await sshOk(s, '127.0.11.3', [
+    const before = await sshOk(s, `${e2eNet(11)}3`, [
       'systemctl stop etcd', 'systemctl is-active etcd || true',
       'cp -a /var/lib/etcd /root/etcd-keep', 'cp -p /etc/etcd.env /root/etcd.env-keep',
       'rm -rf /var/lib/etcd', "sed -i 's/^ETCD_SNAPSHOT_COUNT=.*/ETCD_SNAPSHOT_COUNT=777/' /etc/etcd.env",
       'test ! -e /var/lib/etcd && echo data-gone', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd.env',
     ].join(' && '));
     expect(before).toBe('inactive\ndata-gone\nETCD_SNAPSHOT_COUNT=777\n');
-    for (const a of ['127.0.11.1', '127.0.11.2']) {
+    for (const a of [`${e2eNet(11)}1`, `${e2eNet(11)}2`]) {
       expect(await sshOk(s, a, 'test -d /var/lib/etcd/member/wal && echo data-here; grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd.env; test -e /root/etcd-keep || echo root-is-private')).toBe(
         'data-here\nETCD_SNAPSHOT_COUNT=10000\nroot-is-private\n',
       );
@@ -163,34 +164,34 @@ describe('lab with etcd 3.4 (3 nodes)', () => {
     expect(existsSync('/etc/ssl/etcd')).toBe(false);
 
     // put the member back (rename over, across mounts) and start it the way an operator would
-    await sshOk(s, '127.0.11.3', 'mv /root/etcd-keep /var/lib/etcd && mv /root/etcd.env-keep /etc/etcd.env && systemctl start etcd && systemctl is-active etcd');
-    const list = await sshOk(s, '127.0.11.3', `${ctl('k2-master03', 'https://127.0.11.3:2379')} member list`);
+    await sshOk(s, `${e2eNet(11)}3`, 'mv /root/etcd-keep /var/lib/etcd && mv /root/etcd.env-keep /etc/etcd.env && systemctl start etcd && systemctl is-active etcd');
+    const list = await sshOk(s, `${e2eNet(11)}3`, `${ctl('k2-master03', `https://${e2eNet(11)}3:2379`)} member list`);
     expect(list.match(/, started, /g)).toHaveLength(3);
-    expect(await sshOk(s, '127.0.11.3', 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd.env')).toBe('ETCD_SNAPSHOT_COUNT=10000\n');
+    expect(await sshOk(s, `${e2eNet(11)}3`, 'grep ^ETCD_SNAPSHOT_COUNT= /etc/etcd.env')).toBe('ETCD_SNAPSHOT_COUNT=10000\n');
   }, T);
 
   it('keeps a node\'s data across power-off and power-on, and the member rejoins', async () => {
     expect((await etcdctlInNode(s, 'etcd1', ['put', '/e2e/power', 'before'])).code).toBe(0);
-    const dbBefore = await sshOk(s, '127.0.11.2', 'ls /var/lib/etcd/member/snap/db');
+    const dbBefore = await sshOk(s, `${e2eNet(11)}2`, 'ls /var/lib/etcd/member/snap/db');
 
     s = await powerOff(s, 'etcd2');
     expect(s.nodes[1]!.poweredOn).toBe(false);
     expect(labNodeProcesses(dir).get('k2-master02')).toBeUndefined();
-    expect(await tcpAnswers('127.0.11.2', 22)).toBe(false);
-    expect(await tcpAnswers('127.0.11.2', 2379)).toBe(false);
-    expect((await ssh(s, '127.0.11.2', 'true')).code).not.toBe(0);
+    expect(await tcpAnswers(`${e2eNet(11)}2`, 22)).toBe(false);
+    expect(await tcpAnswers(`${e2eNet(11)}2`, 2379)).toBe(false);
+    expect((await ssh(s, `${e2eNet(11)}2`, 'true')).code).not.toBe(0);
     // quorum holds with two of three (after an election if etcd2 led); a write while it is off must reach it later
     await until('a write with etcd2 off', async () => (await etcdctlInNode(s, 'etcd3', ['put', '/e2e/while-off', 'yes'], { timeout: 20 })).code === 0);
 
     s = await powerOn(s, 'k2-master02');
     expect(s.nodes[1]!.poweredOn).toBe(true);
     // same host key: the strict ssh client still trusts it
-    expect(await sshOk(s, '127.0.11.2', 'ls /var/lib/etcd/member/snap/db')).toBe(dbBefore);
+    expect(await sshOk(s, `${e2eNet(11)}2`, 'ls /var/lib/etcd/member/snap/db')).toBe(dbBefore);
     await until('etcd2 to serve again', async () => (await etcdctlInNode(s, 'etcd2', ['endpoint', 'health'], { timeout: 10 })).code === 0);
     const local = await etcdctlInNode(s, 'etcd2', ['get', '--consistency=s', '--print-value-only', '/e2e/power']);
     expect(local.stdout).toBe('before\n');
     await until('etcd2 to catch up', async () => (await etcdctlInNode(s, 'etcd2', ['get', '--consistency=s', '--print-value-only', '/e2e/while-off'])).stdout === 'yes\n');
-    expect(await sshOk(s, '127.0.11.2', 'systemctl is-active etcd')).toBe('active\n');
+    expect(await sshOk(s, `${e2eNet(11)}2`, 'systemctl is-active etcd')).toBe('active\n');
   }, T);
 
   it('loads 2000 keys and 1 MiB values fast', async () => {
@@ -237,7 +238,7 @@ describe('lab with etcd 3.4 (3 nodes)', () => {
   it('break --scenario all-down stops etcd on every node', async () => {
     const r = await breakAllDown(s);
     expect(r.nodes.map((n) => n.etcd)).toEqual(['inactive', 'inactive', 'inactive']);
-    const over = await ssh(s, '127.0.11.1', 'systemctl is-active etcd');
+    const over = await ssh(s, `${e2eNet(11)}1`, 'systemctl is-active etcd');
     expect([over.code, over.stdout]).toEqual([3, 'inactive\n']);
     const st = await labStatus(s);
     expect(st.nodes.every((n) => n.poweredOn && n.sshdUp && n.etcd === 'inactive' && n.etcdPid === null)).toBe(true);
@@ -262,8 +263,8 @@ describe('lab with etcd 3.4 (3 nodes)', () => {
     await until('the nodes to be gone', async () => labNodeProcesses(dir).size === 0, 10_000);
     expect((await labStatus({ dir })).nodes.map((n) => n.poweredOn)).toEqual([false, false, false]);
     s = await labUp({ dir, log: quietLog });
-    expect(await sshOk(s, '127.0.11.1', `${ctl('k2-master01', 'https://127.0.11.1:2379')} get --print-value-only /e2e/power`)).toBe('before\n');
-    const ran = await labExec(s, '127.0.11.3', ['cat', '/proc/1/comm']);
+    expect(await sshOk(s, `${e2eNet(11)}1`, `${ctl('k2-master01', `https://${e2eNet(11)}1:2379`)} get --print-value-only /e2e/power`)).toBe('before\n');
+    const ran = await labExec(s, `${e2eNet(11)}3`, ['cat', '/proc/1/comm']);
     expect(ran.stdout).toBe('sshd\n');
   }, T);
 });
@@ -273,7 +274,7 @@ describe('lab with etcd 3.5', () => {
   let s: LabState;
 
   beforeAll(async () => {
-    s = await labUp({ dir, nodes: 3, etcd: '3.5', addressBase: '127.0.14.', log: quietLog });
+    s = await labUp({ dir, nodes: 3, etcd: '3.5', addressBase: e2eNet(21), log: quietLog });
   }, T);
 
   afterAll(async () => {
@@ -284,9 +285,9 @@ describe('lab with etcd 3.5', () => {
 
   it('runs etcd, etcdctl and etcdutl 3.5 in every node', async () => {
     expect(s.version).toBe('3.5');
-    const out = await sshOk(s, '127.0.14.2', 'etcd --version | head -n 1; etcdutl version | head -n 1; etcdctl version | head -n 1; sudo -n etcdutl version | head -n 1');
+    const out = await sshOk(s, `${e2eNet(21)}2`, 'etcd --version | head -n 1; etcdutl version | head -n 1; etcdctl version | head -n 1; sudo -n etcdutl version | head -n 1');
     expect(out).toBe('etcd Version: 3.5.30\netcdutl version: 3.5.30\netcdctl version: 3.5.30\netcdutl version: 3.5.30\n');
-    const list = await sshOk(s, '127.0.14.1', `${ctl('k2-master01', 'https://127.0.14.1:2379')} member list`);
+    const list = await sshOk(s, `${e2eNet(21)}1`, `${ctl('k2-master01', `https://${e2eNet(21)}1:2379`)} member list`);
     expect(list.match(/, started, /g)).toHaveLength(3);
     const st = await labStatus(s);
     expect(st.nodes.map((n) => n.etcd)).toEqual(['active', 'active', 'active']);

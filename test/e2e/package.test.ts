@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { tempDir } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 420_000;
 const work = tempDir('etcd-dr-pkg-');
@@ -90,7 +91,7 @@ describe('the installed package', () => {
 
   it('the demo runs from the installed package and writes nothing inside it', async () => {
     const before = listing(pkgDir);
-    const r = await run(['demo', '--json', '--address-base', '127.0.142.', '--keys', '300', '--mb', '2']);
+    const r = await run(['demo', '--json', '--address-base', e2eNet(142), '--keys', '300', '--mb', '2']);
     if (r.code !== 0) console.error(r.stdout, r.stderr.slice(-4000));
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { schemaVersion: number; command: string; pass: boolean; files: { json: string } };

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { labExec, type LabState } from '../../src/lab/index.js';
 import { startLab, stopLab, tempDir } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 240_000;
 const SOCKET = `etcd-dr-progress-${process.pid}`;
@@ -55,7 +56,7 @@ function runInPane(name: string, env: Record<string, string>, argv: string[]): s
 }
 
 beforeAll(async () => {
-  lab = await startLab('127.0.141.', { nodes: 4, members: 3 });
+  lab = await startLab(e2eNet(141), { nodes: 4, members: 3 });
   // a 140x60 terminal; each run replaces the pane's program
   tmux('new-session', '-d', '-s', 'run', '-x', '140', '-y', '60', 'sleep 600');
 }, T);

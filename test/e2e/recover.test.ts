@@ -13,6 +13,7 @@ import type { JournalEvent } from '../../src/apply/rundir.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { fileIn, keysOf, lostOrChanged, membersOf, nodeFingerprint } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -81,8 +82,8 @@ async function expectRecovered(lab: LabState, before: Map<string, string>, s: Su
 }
 
 describe.each([
-  ['3.4', '127.0.13.'],
-  ['3.5', '127.0.14.'],
+  ['3.4', e2eNet(13)],
+  ['3.5', e2eNet(14)],
 ] as const)('recover on etcd %s', (version, base) => {
   let lab: LabState;
   beforeAll(async () => {

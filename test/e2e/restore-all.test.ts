@@ -15,11 +15,12 @@ import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { FaultTable } from '../support/fault-table.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const table = new FaultTable('restore-all', 'Faults during a restore-all recovery (`--strategy restore-all`)');
 const t0 = Date.now();
-afterAll(() => table.save({ etcd: '3.4.23 and 3.5.30', lab: '3 nodes on 127.0.150.x (3.4) and 127.0.151.x (3.5)', data: '2000 keys + 3 × 1 MiB values', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
+afterAll(() => table.save({ etcd: '3.4.23 and 3.5.30', lab: `3 nodes on ${e2eNet(150)}x (3.4) and ${e2eNet(151)}x (3.5)`, data: '2000 keys + 3 × 1 MiB values', 'suite time': `${((Date.now() - t0) / 1000).toFixed(1)} s` }));
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
 
 interface Summary {
@@ -139,8 +140,8 @@ async function etcdWontStart(lab: LabState, node: string): Promise<void> {
 }
 
 describe.each([
-  ['3.4', '127.0.150.'],
-  ['3.5', '127.0.151.'],
+  ['3.4', e2eNet(150)],
+  ['3.5', e2eNet(151)],
 ] as const)('recover --strategy restore-all on etcd %s', (version, base) => {
   let lab: LabState;
   beforeAll(async () => {

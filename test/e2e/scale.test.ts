@@ -8,6 +8,7 @@
 import { labExec, loadKeys, powerOff, powerOn, type LabState } from '../../src/lab/index.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { fileIn, keysOf, lostOrChanged, membersOf } from '../support/keys.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 
@@ -27,8 +28,8 @@ async function run(lab: LabState, state: string, argv: string[]) {
 }
 
 describe.each([
-  ['3.4', '127.0.15.'],
-  ['3.5', '127.0.16.'],
+  ['3.4', e2eNet(15)],
+  ['3.5', e2eNet(16)],
 ] as const)('membership changes on etcd %s', (version, base) => {
   let lab: LabState;
   let before: Map<string, string>;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { labExec, type LabState } from '../../src/lab/index.js';
 import { registerSecret } from '../../src/util/secrets.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const tag = randomBytes(4).toString('hex');
@@ -54,7 +55,7 @@ const ENV = () => ({
 describe('no secret in output, plans, logs or run files', () => {
   beforeAll(async () => {
     work = tempDir('etcd-dr-secrets-');
-    lab = await startLab('127.0.31.', { etcd: '3.4' });
+    lab = await startLab(e2eNet(31), { etcd: '3.4' });
     // an encrypted identity, authorised for root on every node (beside the lab's own key)
     const key = join(work, 'id_encrypted');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-C', 'etcd-dr secrets test', '-f', key]);

@@ -27,6 +27,7 @@ import type { ClusterFacts } from '../../src/facts/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
 import { keysOf, lostOrChanged } from '../support/keys.js';
 import { TestSshd, makeKey } from '../support/sshd.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -139,7 +140,7 @@ const lastJson = <V>(stdout: string): V => JSON.parse(stdout.slice(stdout.lastIn
 describe('security on the lab', () => {
   beforeAll(async () => {
     work = tempDir('etcd-dr-security-');
-    lab = await startLab('127.0.67.', { etcd: '3.4' });
+    lab = await startLab(e2eNet(67), { etcd: '3.4' });
     await loadKeys(lab, { keys: 300 });
     // an encrypted identity, authorised for root on every node and on the jump host
     const key = join(work, 'id_encrypted');
@@ -152,7 +153,7 @@ describe('security on the lab', () => {
     inventory = join(work, 'inventory.yaml');
     writeFileSync(inventory, readFileSync(lab.inventoryPath, 'utf8').replace(/^ {2}identityFile: .*$/m, `  identityFile: ${key}`));
     expect(readFileSync(inventory, 'utf8')).toContain(`identityFile: ${key}`);
-    jump = await TestSshd.start({ address: '127.0.68.1', authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
+    jump = await TestSshd.start({ address: `${e2eNet(68)}1`, authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
     before = await keysOf(lab, 'etcd1');
     expect(before.size).toBeGreaterThanOrEqual(300);
   }, T);
@@ -171,12 +172,12 @@ describe('security on the lab', () => {
   it('the jump host: unknown is refused unless --accept-new-host-keys; changed is refused always, with both fingerprints, before logging in', async () => {
     const known = join(work, 'known_hosts_nodes_only');
     writeFileSync(known, readFileSync(lab.knownHostsFile, 'utf8'));
-    const inv = inventoryWith(known, `root@127.0.68.1:${jump.port}`);
+    const inv = inventoryWith(known, `root@${e2eNet(68)}1:${jump.port}`);
     const logins = jump.acceptedLogins();
 
     const unknown = await cli(['status', '-i', inv]);
     expect(unknown.code).toBe(3);
-    expect(unknown.stderr).toContain(`the host key of jump host 127.0.68.1:${jump.port}`);
+    expect(unknown.stderr).toContain(`the host key of jump host ${e2eNet(68)}1:${jump.port}`);
     expect(unknown.stderr).toContain(jump.hostKey.fingerprint);
     expect(unknown.stderr).toContain('--accept-new-host-keys');
     expect(readFileSync(known, 'utf8')).toBe(readFileSync(lab.knownHostsFile, 'utf8'));
@@ -192,13 +193,13 @@ describe('security on the lab', () => {
     // the jump host now presents a key other than the one recorded
     const other = makeKey(work, 'other_jump_key');
     const changed = join(work, 'known_hosts_jump_changed');
-    writeFileSync(changed, `${readFileSync(lab.knownHostsFile, 'utf8')}[127.0.68.1]:${jump.port} ${other.type} ${other.base64}\n`);
-    const invChanged = inventoryWith(changed, `root@127.0.68.1:${jump.port}`);
+    writeFileSync(changed, `${readFileSync(lab.knownHostsFile, 'utf8')}[${e2eNet(68)}1]:${jump.port} ${other.type} ${other.base64}\n`);
+    const invChanged = inventoryWith(changed, `root@${e2eNet(68)}1:${jump.port}`);
     const atChange = jump.acceptedLogins();
     for (const extra of [[], ['--accept-new-host-keys']]) {
       const r = await cli(['status', '-i', invChanged, ...extra]);
       expect(r.code).toBe(3);
-      expect(r.stderr).toContain(`jump host 127.0.68.1:${jump.port}`);
+      expect(r.stderr).toContain(`jump host ${e2eNet(68)}1:${jump.port}`);
       expect(r.stderr).toMatch(/CHANGED/);
       expect(r.stderr).toContain(other.fingerprint);
       expect(r.stderr).toContain(jump.hostKey.fingerprint);

@@ -17,6 +17,7 @@ import type { ShownInventory } from '../../src/inventory/show.js';
 import type { LabState } from '../../src/lab/index.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { TestSshd } from '../support/sshd.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 300_000;
 
@@ -30,10 +31,10 @@ let known: string;
 
 beforeAll(async () => {
   work = tempDir('etcd-dr-ssh-route-');
-  lab = await startLab('127.0.130.', { etcd: '3.4' });
+  lab = await startLab(e2eNet(130), { etcd: '3.4' });
   const pub = readFileSync(`${lab.identityFile}.pub`, 'utf8');
-  hop1 = await TestSshd.start({ address: '127.0.131.1', authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
-  hop2 = await TestSshd.start({ address: '127.0.131.2', authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
+  hop1 = await TestSshd.start({ address: `${e2eNet(131)}1`, authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
+  hop2 = await TestSshd.start({ address: `${e2eNet(131)}2`, authorizedKeys: [pub], extraConfig: ['AllowTcpForwarding yes'] });
   known = join(work, 'known_hosts');
   writeFileSync(known, readFileSync(lab.knownHostsFile, 'utf8') + hop1.knownHostsLine() + hop2.knownHostsLine());
   config = join(work, 'ssh_config');

@@ -23,10 +23,11 @@ import {
 import { ApplyError, EXIT } from '../../src/util/errors.js';
 import { clearSecrets, registerSecret, scrub } from '../../src/util/secrets.js';
 import { TestSshd, ensureTestUser, freePort, makeKey, nodeSpec, type KeyPair } from '../support/sshd.js';
+import { e2eNet } from '../support/net.js';
 
-const NODE_ADDR = '127.0.20.1';
-const BASTION_ADDR = '127.0.20.2';
-const DEAD_ADDR = '127.0.20.3';
+const NODE_ADDR = `${e2eNet(20)}1`;
+const BASTION_ADDR = `${e2eNet(20)}2`;
+const DEAD_ADDR = `${e2eNet(20)}3`;
 const SUDO_USER = 'etcddr-test';
 const PLAIN_USER = 'etcddr-nosudo';
 
@@ -573,7 +574,7 @@ describe('a dropped connection', () => {
   });
 
   test('when the node stays away, the error says reconnecting failed too', async () => {
-    const spare = await TestSshd.start({ address: '127.0.20.4', authorizedKeys: [key.pub] });
+    const spare = await TestSshd.start({ address: `${e2eNet(20)}4`, authorizedKeys: [key.pub] });
     try {
       const kh = fileWith('kh-spare', spare.knownHostsLine());
       const c = await open(nodeSpec('spare', spare, { identityFile: key.file, knownHostsFile: kh }), { connectAttempts: 2 });

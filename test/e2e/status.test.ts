@@ -11,12 +11,13 @@ import { runFile } from '../../src/lab/run.js';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import { runCli, startLab, stopLab, tempDir } from '../support/cli.js';
 import { cutPeerTraffic } from '../support/partition.js';
+import { e2eNet } from '../support/net.js';
 
 const T = 180_000;
 let lab: LabState;
 
 beforeAll(async () => {
-  lab = await startLab('127.0.12.');
+  lab = await startLab(e2eNet(12));
   await loadKeys(lab, { keys: 500 });
 }, T);
 afterAll(async () => stopLab(lab), T);
@@ -247,7 +248,7 @@ describe('status on the lab', () => {
 describe('status on an etcd 3.5 lab (etcdutl beside etcdctl)', () => {
   let lab35: LabState;
   beforeAll(async () => {
-    lab35 = await startLab('127.0.75.', { etcd: '3.5' });
+    lab35 = await startLab(e2eNet(75), { etcd: '3.5' });
     await loadKeys(lab35, { keys: 300 });
   }, T);
   afterAll(async () => stopLab(lab35), T);
