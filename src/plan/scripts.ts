@@ -335,17 +335,27 @@ export function restartScript(n: NodeSpec): string {
   return [HEAD, `systemctl restart --no-block ${q(n.etcd.service)}`, 'echo etcd-dr:done'].join('\n');
 }
 
-/** Poll `endpoint health` of one member until it serves, or fail after the timeout with the last answer. */
+/** Polls in a row that must show the service failed before a wait for a member gives up on it. */
+export const FAILED_POLLS = 3;
+
+/**
+ * Poll `endpoint health` of one member until it serves, or fail after the timeout with the last answer.
+ * Every answer of etcd's (unhealthy cluster, no leader, leader changed, a dial timeout) means "not yet".
+ * A failed service ends the wait early, once it shows failed on FAILED_POLLS polls in a row: right after
+ * a start queued with --no-block the service manager can still show the failure from before the start.
+ */
 export function waitHealthyScript(n: NodeSpec, timeoutSec: number): string {
   return [
     HEAD,
     `deadline=$(( $(date +%s) + ${timeoutSec} ))`,
+    'failed=0',
     'while :; do',
     `  if out=$(${etcdctlPrefix(n, undefined, 2000)} endpoint health 2>&1); then echo etcd-dr:healthy; exit 0; fi`,
     // etcdctl's answer on one line, without its JSON log lines, so the last line of stderr says it all
     `  said=$(printf '%s\\n' "$out" | grep -v '^{' | tr '\\n' ' ')`,
     `  state=$(systemctl is-active ${q(n.etcd.service)} 2>/dev/null || true)`,
-    '  if [ "$state" = failed ]; then echo "etcd-dr:service-failed $said" >&2; exit 1; fi',
+    `  if [ "$state" = failed ]; then failed=$((failed + 1)); else failed=0; fi`,
+    `  if [ "$failed" -ge ${FAILED_POLLS} ]; then echo "etcd-dr:service-failed $said" >&2; exit 1; fi`,
     `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "etcd-dr:timeout after ${timeoutSec} s; its last answer: $said(service $state)" >&2; exit 1; fi`,
     '  sleep 0.2',
     // an empty line per poll: a wait whose SSH connection is gone (etcd-dr killed, the network cut) dies

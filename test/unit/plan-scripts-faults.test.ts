@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { restoreScript, waitHealthyScript } from '../../src/plan/scripts.js';
+import { FAILED_POLLS, restoreScript, waitHealthyScript } from '../../src/plan/scripts.js';
 import { nodeSpec } from '../support/facts.js';
 
 const RUN = '20261124T200000Z-ab12';
@@ -112,6 +112,41 @@ describe('wait until a member serves', () => {
     const r = sh(waitHealthyScript(nodeSpec(1), 60));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^etcd-dr:service-failed https:\/\/10\.0\.0\.1:2379 is unhealthy: .* Error: unhealthy cluster$/);
+  });
+
+  // One line per poll: etcdctl's answer, then what `systemctl is-active` says; the last line repeats.
+  // The wait gives up on a failed service only when it stays failed for FAILED_POLLS polls in a row (just
+  // after a start queued with --no-block the service can still show the failure from before it); every
+  // answer of etcd's is "not yet".
+  const answers: Record<string, string> = {
+    serving: 'echo "https://10.0.0.1:2379 is healthy: successfully committed proposal"; exit 0',
+    unhealthy: 'echo "https://10.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded" >&2; echo "Error: unhealthy cluster" >&2; exit 1',
+    'leader-changed': 'echo "https://10.0.0.1:2379 is unhealthy: failed to commit proposal: etcdserver: leader changed" >&2; echo "Error: unhealthy cluster" >&2; exit 1',
+    'no-leader': 'echo "https://10.0.0.1:2379 is unhealthy: failed to commit proposal: etcdserver: no leader" >&2; echo "Error: unhealthy cluster" >&2; exit 1',
+    refused: 'echo "https://10.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded" >&2; echo "Error: unhealthy cluster" >&2; exit 1',
+  };
+  function polls(lines: string[]): void {
+    writeFileSync(join(dir, 'polls'), `${lines.join('\n')}\n`);
+    // etcdctl counts the polls; systemctl answers for the poll etcdctl just made
+    const line = 'n=$(cat "$D/n" 2>/dev/null || echo 0); l=$(sed -n "${n}p" "$D/polls"); [ -n "$l" ] || l=$(tail -n 1 "$D/polls")';
+    fake('etcdctl', [`D=${dir}`, 'n=$(( $(cat "$D/n" 2>/dev/null || echo 0) + 1 )); echo $n > "$D/n"', line, 'case ${l%% *} in', ...Object.entries(answers).map(([k, v]) => `  ${k}) ${v} ;;`), 'esac'].join('\n'));
+    fake('systemctl', [`D=${dir}`, line, 'echo "${l#* }"'].join('\n'));
+  }
+  const polled = () => Number(readFileSync(join(dir, 'n'), 'utf8'));
+
+  it.each([
+    ['a start queued after a failure: failed once, then activating, then serving', ['unhealthy failed', 'refused activating', 'serving active'], 'healthy', 3],
+    ['failed on two polls, then serving', ['refused failed', 'refused failed', 'serving active'], 'healthy', 3],
+    ['unhealthy cluster, no leader, leader changed while active: not yet', ['unhealthy active', 'no-leader active', 'leader-changed active', 'unhealthy activating', 'serving active'], 'healthy', 5],
+    ['failed, active, failed twice, then serving: the count starts again', ['refused failed', 'unhealthy active', 'refused failed', 'refused failed', 'serving active'], 'healthy', 5],
+    ['failed and staying failed', ['refused failed'], 'service-failed', FAILED_POLLS],
+    ['activating, then failed for good', ['unhealthy activating', 'unhealthy activating', 'refused failed'], 'service-failed', 2 + FAILED_POLLS],
+  ])('%s', (_what, lines, outcome, n) => {
+    polls(lines);
+    const r = sh(waitHealthyScript(nodeSpec(1), 60));
+    expect(polled()).toBe(n);
+    if (outcome === 'healthy') expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/etcd-dr:healthy$/) as unknown as string });
+    else expect([r.code, r.err]).toEqual([1, 'etcd-dr:service-failed https://10.0.0.1:2379 is unhealthy: failed to commit proposal: context deadline exceeded Error: unhealthy cluster']);
   });
 
   it('is healthy as soon as etcdctl says so', () => {
