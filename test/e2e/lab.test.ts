@@ -274,7 +274,7 @@ describe('lab with etcd 3.5', () => {
   let s: LabState;
 
   beforeAll(async () => {
-    s = await labUp({ dir, nodes: 3, etcd: '3.5', addressBase: e2eNet(21), log: quietLog });
+    s = await labUp({ dir, nodes: 3, etcd: '3.5', addressBase: e2eNet(26), log: quietLog });
   }, T);
 
   afterAll(async () => {
@@ -285,9 +285,9 @@ describe('lab with etcd 3.5', () => {
 
   it('runs etcd, etcdctl and etcdutl 3.5 in every node', async () => {
     expect(s.version).toBe('3.5');
-    const out = await sshOk(s, `${e2eNet(21)}2`, 'etcd --version | head -n 1; etcdutl version | head -n 1; etcdctl version | head -n 1; sudo -n etcdutl version | head -n 1');
+    const out = await sshOk(s, `${e2eNet(26)}2`, 'etcd --version | head -n 1; etcdutl version | head -n 1; etcdctl version | head -n 1; sudo -n etcdutl version | head -n 1');
     expect(out).toBe('etcd Version: 3.5.30\netcdutl version: 3.5.30\netcdctl version: 3.5.30\netcdutl version: 3.5.30\n');
-    const list = await sshOk(s, `${e2eNet(21)}1`, `${ctl('k2-master01', `https://${e2eNet(21)}1:2379`)} member list`);
+    const list = await sshOk(s, `${e2eNet(26)}1`, `${ctl('k2-master01', `https://${e2eNet(26)}1:2379`)} member list`);
     expect(list.match(/, started, /g)).toHaveLength(3);
     const st = await labStatus(s);
     expect(st.nodes.map((n) => n.etcd)).toEqual(['active', 'active', 'active']);
