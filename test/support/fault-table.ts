@@ -5,7 +5,7 @@
  * what the test saw) and, after its last test, saves them to docs/faults/<suite>.json and re-renders
  * docs/faults.md from every suite's file, so a suite run alone refreshes only its own rows.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface FaultRow {
@@ -41,9 +41,16 @@ export class FaultTable {
     if (this.rows.length === 0) return;
     mkdirSync(PARTS, { recursive: true });
     const part = { suite: this.suite, title: this.title, recorded: new Date().toISOString(), meta, rows: this.rows };
-    writeFileSync(join(PARTS, `${this.suite}.json`), `${JSON.stringify(part, null, 2)}\n`);
-    writeFileSync(join(DOCS, 'faults.md'), renderFaultDoc());
+    writeWhole(join(PARTS, `${this.suite}.json`), `${JSON.stringify(part, null, 2)}\n`);
+    writeWhole(join(DOCS, 'faults.md'), renderFaultDoc());
   }
+}
+
+/** Write-then-rename: suites in other jest workers render docs/faults.md from every part at any moment. */
+function writeWhole(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 interface Part {
