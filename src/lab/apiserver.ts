@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { ExecResult } from '../ssh/types.js';
 import { ApplyError } from '../util/errors.js';
-import { labExec } from './lab.js';
+import { labExec } from './exec.js';
 import { labAsset, nodePaths } from './paths.js';
 import { readLabFile } from './store.js';
 import type { LabState } from './types.js';

@@ -6,7 +6,8 @@
  * until the node powers off; the node's own disk underneath is not touched.
  */
 import { ApplyError } from '../util/errors.js';
-import { labExec, type LabTarget } from './lab.js';
+import { labExec } from './exec.js';
+import type { LabTarget } from './target.js';
 
 export interface NodeDiskUsage {
   path: string;

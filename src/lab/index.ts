@@ -1,8 +1,12 @@
 /** The local lab: real etcd + sshd nodes on this machine, for etcd-dr's tests, benches and demos. */
-export {
-  breakAllDown, etcdctlFlags, etcdctlInNode, labDown, labEtcdVersion, labExec, labStatus, labUp, loadKeys, openLab, powerOff, powerOn,
-  type BreakResult, type LabDownResult, type LabTarget,
-} from './lab.js';
+export { breakAllDown, type BreakResult } from './break.js';
+export { labDown, type LabDownResult } from './down.js';
+export { etcdctlFlags, etcdctlInNode, labEtcdVersion, labExec } from './exec.js';
+export { loadKeys } from './load.js';
+export { powerOff, powerOn } from './power.js';
+export { labStatus } from './status.js';
+export { openLab, type LabTarget } from './target.js';
+export { labUp } from './up.js';
 export type {
   LabDirOptions, LabDownOptions, LabEtcdVersion, LabExecOptions, LabLog, LabNodeState, LabNodeStatus, LabState, LabStatus, LabUpOptions,
   LoadOptions, LoadResult,

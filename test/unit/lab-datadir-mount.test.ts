@@ -1,5 +1,5 @@
 /** The lab's data-dir volume option: validated with the other parameters, chosen only when a lab is made. */
-import { resolveLabParams } from '../../src/lab/lab.js';
+import { resolveLabParams } from '../../src/lab/up.js';
 import { dataDirMountProblem, type DataDirMount } from '../../src/lab/datadir-mount.js';
 import { EXIT, ExitError, InputError } from '../../src/util/errors.js';
 

@@ -1,4 +1,5 @@
-import { etcdctlFlags, smallValue } from '../../src/lab/lab.js';
+import { etcdctlFlags } from '../../src/lab/exec.js';
+import { smallValue } from '../../src/lab/load.js';
 import { deriveNodes } from '../../src/lab/naming.js';
 import { nodeEnv, nodeIsUp, nsenterArgs } from '../../src/lab/node.js';
 import { ROOT_PATH } from '../../src/lab/prereq.js';

@@ -1,4 +1,4 @@
-import { resolveLabParams } from '../../src/lab/lab.js';
+import { resolveLabParams } from '../../src/lab/up.js';
 import {
   addressBaseProblem, deriveNodes, etcdVersionProblem, initialCluster, labDirProblem, nodeCountProblem, resolveNodeRef,
 } from '../../src/lab/naming.js';
