@@ -16,18 +16,9 @@ import {
   moveLeaderCmd,
 } from '../etcd/commands.js';
 import { etcdTarget } from '../etcd/node.js';
-import {
-  parseAlarmListJson,
-  parseEndpointHashKvJson,
-  parseEndpointStatusJson,
-  parseKeyCountJson,
-  parseMemberAddJson,
-  parseMemberListJson,
-  type Alarm,
-  type EndpointHashKv,
-  type EndpointStatusResult,
-  type Member,
-} from '../etcd/parse.js';
+import { parseMemberAddJson, parseMemberListJson } from '../etcd/parse-members.js';
+import { parseAlarmListJson, parseEndpointHashKvJson, parseEndpointStatusJson, parseKeyCountJson } from '../etcd/parse.js';
+import { type Alarm, type EndpointHashKv, type EndpointStatusResult, type Member } from '../etcd/records.js';
 import { clientUrl, type NodeSpec } from '../inventory/types.js';
 import type { ExecResult, NodeConnection } from '../ssh/types.js';
 

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseEnvFile, vars as envVars } from '../etcd/envfile.js';
-import {
-  parseAlarmListSimple,
-  parseEndpointStatusJson,
-  parseMemberListJson,
-  parseSnapshotStatusJson,
-} from '../etcd/parse.js';
+import { parseMemberListJson } from '../etcd/parse-members.js';
+import { parseAlarmListSimple, parseEndpointStatusJson, parseSnapshotStatusJson } from '../etcd/parse.js';
 import { parseToolVersion, type EtcdTool } from '../etcd/version.js';
 import { parseWalMetadata } from '../etcd/walmeta.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';

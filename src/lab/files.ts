@@ -1,5 +1,8 @@
 /** Everything a lab dir holds before its nodes boot: binaries, keys, certificates, node disks. */
-import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync,
+  rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ApplyError } from '../util/errors.js';
 import { installApiserver } from './apiserver.js';
@@ -7,7 +10,10 @@ import { ensureDataDirImage, ensureLoopDevices } from './datadir-mount.js';
 import { labAsset, labPaths, nodePaths, OVERLAYS } from './paths.js';
 import { ensureLabPki, nodeSslFiles } from './pki.js';
 import { findProgram } from './prereq.js';
-import { LAB_SSL_DIR, OPS_SUDOERS, renderEtcdEnv, renderEtcdUnit, renderEtcHosts, renderInventory, renderKnownHosts, renderSshdConfig } from './render.js';
+import {
+  LAB_SSL_DIR, OPS_SUDOERS, renderEtcdEnv, renderEtcdUnit, renderEtcHosts, renderInventory, renderKnownHosts,
+  renderSshdConfig,
+} from './render.js';
 import { describeFailure, runFile } from './run.js';
 import type { LabFile, LabFileNode } from './store.js';
 import { memberNodes } from './target.js';

@@ -9,7 +9,9 @@ import { ApplyError } from '../util/errors.js';
 import type { ExecResult } from '../ssh/types.js';
 import { labAsset, nodePaths } from './paths.js';
 import { ROOT_PATH } from './prereq.js';
-import { isAlive, killAll, killUntilGone, labCmdlineProcesses, labNodeProcesses, readProc, scanProcs, sleep } from './procs.js';
+import {
+  isAlive, killAll, killUntilGone, labCmdlineProcesses, labNodeProcesses, readProc, scanProcs, sleep,
+} from './procs.js';
 import { runFile, tailLines } from './run.js';
 import type { LabFileNode } from './store.js';
 

@@ -1,5 +1,7 @@
 /** `<lab dir>/lab.json` (what the lab is and which nodes are powered on) and the lab's lock. */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ExitError, EXIT } from '../util/errors.js';
 import { labPaths } from './paths.js';

@@ -3,14 +3,21 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { ApplyError, EXIT, ExitError, InputError, type InputProblem } from '../util/errors.js';
 import { type DataDirMount, dataDirMountProblem, describeDataDirMount, sameDataDirMount } from './datadir-mount.js';
 import { prepareLabFiles } from './files.js';
-import { addressBaseProblem, DEFAULT_ADDRESS_BASE, DEFAULT_ETCD_VERSION, DEFAULT_NODE_COUNT, deriveNodes, etcdVersionProblem, LAB_CLUSTER_NAME, memberCountProblem, nodeCountProblem } from './naming.js';
+import {
+  addressBaseProblem, DEFAULT_ADDRESS_BASE, DEFAULT_ETCD_VERSION, DEFAULT_NODE_COUNT, deriveNodes,
+  etcdVersionProblem, LAB_CLUSTER_NAME, memberCountProblem, nodeCountProblem,
+} from './naming.js';
 import { execInNode, nodeIsUp, tcpAnswers } from './node.js';
 import { labPaths } from './paths.js';
 import { powerOnNode } from './power.js';
 import { checkPrereqs, ensureEtcd35, requireRoot } from './prereq.js';
-import { labFeatures, type LabFeatures, type LabProfileName, PROFILE_DATA_DIR_MOUNT, profileProblem } from './profile.js';
+import {
+  labFeatures, type LabFeatures, type LabProfileName, PROFILE_DATA_DIR_MOUNT, profileProblem,
+} from './profile.js';
 import { describeFailure } from './run.js';
-import { LAB_FILE_FORMAT, type LabFile, type LabFileNode, readLabFile, toLabState, withLabLock, writeLabFile } from './store.js';
+import {
+  LAB_FILE_FORMAT, type LabFile, type LabFileNode, readLabFile, toLabState, withLabLock, writeLabFile,
+} from './store.js';
 import { ctxOf, memberNodes, refreshPower, withNodes } from './target.js';
 import type { LabEtcdVersion, LabState, LabUpOptions } from './types.js';
 import { clustersOf, startEtcd, unitName, waitHealthy } from './units.js';

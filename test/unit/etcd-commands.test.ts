@@ -25,7 +25,7 @@ import {
 } from '../../src/etcd/commands.js';
 import { EtcdArgumentError, EtcdCapabilityError } from '../../src/etcd/errors.js';
 import { etcdctlPrefix, etcdTarget } from '../../src/etcd/node.js';
-import { parseMemberListJson } from '../../src/etcd/parse.js';
+import { parseMemberListJson } from '../../src/etcd/parse-members.js';
 import { parseVersion } from '../../src/etcd/version.js';
 import { shellJoin } from '../../src/util/quote.js';
 import type { NodeSpec } from '../../src/inventory/types.js';

@@ -13,7 +13,7 @@ import {
   vars,
   type EnvLine,
 } from '../../src/etcd/envfile.js';
-import { parseMemberAddSimple } from '../../src/etcd/parse.js';
+import { parseMemberAddSimple } from '../../src/etcd/parse-members.js';
 
 /** The shape kubespray writes to /etc/etcd.env (roles/etcd/templates/etcd.env.j2), with a few hand edits on top. */
 const KUBESPRAY = [

@@ -1,8 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ParseError } from '../../src/etcd/errors.js';
 import { isJsonObject, JsonSyntaxError, parseJsonExact, uint64ToHex } from '../../src/etcd/json.js';
+import { parseTable } from '../../src/etcd/output.js';
 import {
-  NO_ID,
+  parseMemberAddJson,
+  parseMemberAddSimple,
+  parseMemberChangeJson,
+  parseMemberListJson,
+  parseMemberListSimple,
+  parseMemberListTable,
+  parseMemberPromote,
+  parseMemberRemove,
+  parseMoveLeader,
+} from '../../src/etcd/parse-members.js';
+import {
   parseAlarmListJson,
   parseAlarmListSimple,
   parseCountFields,
@@ -14,22 +25,13 @@ import {
   parseGoDuration,
   parseHumanSize,
   parseKeyCountJson,
-  parseMemberAddJson,
-  parseMemberAddSimple,
-  parseMemberChangeJson,
-  parseMemberListJson,
-  parseMemberListSimple,
-  parseMemberListTable,
-  parseMemberPromote,
-  parseMemberRemove,
-  parseMoveLeader,
   parsePutJson,
   parseRestoreLog,
   parseSnapshotStatusJson,
   parseSnapshotStatusSimple,
   parseSnapshotStatusTable,
-  parseTable,
 } from '../../src/etcd/parse.js';
+import { NO_ID } from '../../src/etcd/records.js';
 
 // Every expectation below is derived from the captures themselves (another output format of the same
 // state, the decimal ids in the raw text), never from ids typed in here: a re-capture changes every id.
