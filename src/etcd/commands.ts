@@ -8,7 +8,7 @@
  * with exactly this layout, and the unit tests compare each builder against them.
  */
 import { EtcdArgumentError, EtcdCapabilityError } from './errors.js';
-import { initialClusterString, type InitialClusterMember } from './envfile.js';
+import { initialClusterString, type InitialClusterMember } from './initial-cluster.js';
 import { restoreTool, supportsBumpRevision, type EtcdVersion } from './version.js';
 
 /** How to reach etcd with etcdctl. */

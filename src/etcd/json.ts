@@ -96,17 +96,7 @@ class Reader {
       if (this.s.charCodeAt(this.pos) !== Ch.Colon) this.fail('expected ":"');
       this.pos++;
       out[key] = this.value(depth + 1);
-      this.skipWs();
-      const c = this.s.charCodeAt(this.pos);
-      if (c === Ch.Comma) {
-        this.pos++;
-        continue;
-      }
-      if (c === Ch.RBrace) {
-        this.pos++;
-        return out;
-      }
-      this.fail('expected "," or "}"');
+      if (!this.another(Ch.RBrace, '}')) return out;
     }
   }
 
@@ -120,18 +110,17 @@ class Reader {
     }
     for (;;) {
       out.push(this.value(depth + 1));
-      this.skipWs();
-      const c = this.s.charCodeAt(this.pos);
-      if (c === Ch.Comma) {
-        this.pos++;
-        continue;
-      }
-      if (c === Ch.RBracket) {
-        this.pos++;
-        return out;
-      }
-      this.fail('expected "," or "]"');
+      if (!this.another(Ch.RBracket, ']')) return out;
     }
+  }
+
+  /** After a member or element: true at `,` (another follows), false at the closing bracket; both consumed. */
+  another(close: number, closeText: string): boolean {
+    this.skipWs();
+    const c = this.s.charCodeAt(this.pos);
+    if (c !== Ch.Comma && c !== close) this.fail(`expected "," or "${closeText}"`);
+    this.pos++;
+    return c === Ch.Comma;
   }
 
   string(): string {

@@ -1,4 +1,5 @@
-import { diffEnv, parseEnvFile, render, setVars } from '../etcd/envfile.js';
+import { diffEnv } from '../etcd/envdiff.js';
+import { parseEnvFile, render, setVars } from '../etcd/envfile.js';
 
 /** The env file text with `changes` applied (every other byte kept) and the diff a reviewer reads. */
 export function editEnvText(before: string, changes: Record<string, string>, path?: string): { text: string; diff: string } {

@@ -6,7 +6,8 @@
  * file still to be written names the membership without M, and the verification expects exactly the
  * remaining members. Pure: the caller passes the run's done steps and the nodes' current facts.
  */
-import { parseEnvFile, vars, parseInitialCluster, initialClusterString } from '../etcd/envfile.js';
+import { parseEnvFile, vars } from '../etcd/envfile.js';
+import { parseInitialCluster, initialClusterString } from '../etcd/initial-cluster.js';
 import type { NodeFacts } from '../facts/types.js';
 import { peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';

@@ -8,7 +8,8 @@
  * as its steps are. A plan that names anything else is bad input (exit 2), found before any node is contacted.
  */
 import { DEFAULT_LOCK_FILE } from '../facts/gather.js';
-import { parseEnvFile, parseInitialCluster, vars } from '../etcd/envfile.js';
+import { parseEnvFile, vars } from '../etcd/envfile.js';
+import { parseInitialCluster } from '../etcd/initial-cluster.js';
 import { peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { sentDbPath } from './restore-all.js';
 import type { Plan, Step } from './types.js';

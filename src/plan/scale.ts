@@ -12,7 +12,8 @@
 import { sha256Hex as sha256 } from '../util/hash.js';
 import { canonFacts } from '../facts/assess.js';
 import type { NodeFacts } from '../facts/types.js';
-import { diffEnv, parseEnvFile, vars } from '../etcd/envfile.js';
+import { diffEnv } from '../etcd/envdiff.js';
+import { parseEnvFile, vars } from '../etcd/envfile.js';
 import { clientUrl, peerUrl, urlHost, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { editEnvText } from './envedit.js';

@@ -11,35 +11,33 @@ import { ConnectFailedError, HostKeyError } from './errors.js';
 import { connectOnce, endClient, type Live } from './handshake.js';
 import type { Resolved } from './resolved.js';
 
+/** What an endpoint is made of, for a node (its ssh settings) and for a jump host alike. */
+type Hop = Pick<JumpHost, 'user' | 'host' | 'port' | 'identityFile' | 'identityFiles' | 'hostKeyAlias' | 'jumpHost' | 'proxyCommand'>;
+
 /** The node's endpoint, with its route. */
 export function nodeEndpoint(spec: NodeSpec): Endpoint {
   const s = spec.ssh;
   const knownHostsFiles = [s.knownHostsFile, ...(s.knownHostsFiles ?? [])];
-  return {
-    label: endpointLabel(s.user, s.sshHost, s.port),
-    host: s.sshHost,
-    port: s.port,
-    user: s.user,
-    identityFiles: [...(s.identityFile !== undefined ? [s.identityFile] : []), ...(s.identityFiles ?? [])],
-    knownHostsFiles,
-    ...(s.hostKeyAlias !== undefined ? { hostKeyAlias: s.hostKeyAlias } : {}),
-    connectTimeout: s.connectTimeout,
-    ...(s.jumpHost ? { jump: hopEndpoint(s.jumpHost, knownHostsFiles, s.connectTimeout) } : s.proxyCommand !== undefined ? { proxyCommand: s.proxyCommand } : {}),
-  };
+  return endpointOf({ ...s, host: s.sshHost }, knownHostsFiles, knownHostsFiles, s.connectTimeout);
 }
 
 /** A jump host's endpoint; without known_hosts files of its own it uses the node's. */
 function hopEndpoint(j: JumpHost, nodeKnownHosts: string[], connectTimeout: number): Endpoint {
+  const knownHostsFiles = j.knownHostsFiles && j.knownHostsFiles.length > 0 ? j.knownHostsFiles : nodeKnownHosts;
+  return endpointOf(j, knownHostsFiles, nodeKnownHosts, connectTimeout);
+}
+
+function endpointOf(h: Hop, knownHostsFiles: string[], nodeKnownHosts: string[], connectTimeout: number): Endpoint {
   return {
-    label: endpointLabel(j.user, j.host, j.port),
-    host: j.host,
-    port: j.port,
-    user: j.user,
-    identityFiles: [...(j.identityFile !== undefined ? [j.identityFile] : []), ...(j.identityFiles ?? [])],
-    knownHostsFiles: j.knownHostsFiles && j.knownHostsFiles.length > 0 ? j.knownHostsFiles : nodeKnownHosts,
-    ...(j.hostKeyAlias !== undefined ? { hostKeyAlias: j.hostKeyAlias } : {}),
+    label: endpointLabel(h.user, h.host, h.port),
+    host: h.host,
+    port: h.port,
+    user: h.user,
+    identityFiles: [...(h.identityFile !== undefined ? [h.identityFile] : []), ...(h.identityFiles ?? [])],
+    knownHostsFiles,
+    ...(h.hostKeyAlias !== undefined ? { hostKeyAlias: h.hostKeyAlias } : {}),
     connectTimeout,
-    ...(j.jumpHost ? { jump: hopEndpoint(j.jumpHost, nodeKnownHosts, connectTimeout) } : j.proxyCommand !== undefined ? { proxyCommand: j.proxyCommand } : {}),
+    ...(h.jumpHost ? { jump: hopEndpoint(h.jumpHost, nodeKnownHosts, connectTimeout) } : h.proxyCommand !== undefined ? { proxyCommand: h.proxyCommand } : {}),
   };
 }
 

@@ -1,18 +1,9 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { EtcdArgumentError } from '../../src/etcd/errors.js';
-import {
-  assertWritable,
-  diffEnv,
-  get,
-  initialClusterString,
-  parseEnvFile,
-  parseInitialCluster,
-  render,
-  setVars,
-  vars,
-  type EnvLine,
-} from '../../src/etcd/envfile.js';
+import { diffEnv } from '../../src/etcd/envdiff.js';
+import { assertWritable, get, parseEnvFile, render, setVars, vars, type EnvLine } from '../../src/etcd/envfile.js';
+import { initialClusterString, parseInitialCluster } from '../../src/etcd/initial-cluster.js';
 import { parseMemberAddSimple } from '../../src/etcd/parse-members.js';
 
 /** The shape kubespray writes to /etc/etcd.env (roles/etcd/templates/etcd.env.j2), with a few hand edits on top. */
