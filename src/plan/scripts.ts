@@ -404,3 +404,18 @@ export function receiveDbScript(dst: string, sha256: string): string {
     'echo etcd-dr:done',
   ].join('\n');
 }
+
+/**
+ * Why a member's etcd is not running: the last lines of its log (journald, else what the service manager
+ * shows), and `etcd-dr:binary-fails …` when the etcd binary itself fails to run (`etcd --version`).
+ */
+export function etcdExitedScript(n: NodeSpec): string {
+  const svc = q(n.etcd.service);
+  return [
+    `out=$(journalctl -u ${svc} -n 20 --no-pager 2>/dev/null || true)`,
+    `case "$out" in '' | '-- No entries --') out=$(systemctl status ${svc} 2>&1 | tail -n 20 || true) ;; esac`,
+    `printf '%s\\n' "$out"`,
+    'rc=0; v=$(etcd --version 2>&1) || rc=$?',
+    'if [ "$rc" -ne 0 ]; then sig=; [ "$rc" -gt 128 ] && sig=" (SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128))))"; echo "etcd-dr:binary-fails exit $rc$sig $(printf %s "$v" | head -n 1)"; fi',
+  ].join('\n');
+}

@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { title } from '../../src/apply/executor.js';
+import { title } from '../../src/apply/titles.js';
 import { RunDir, type JournalEvent } from '../../src/apply/rundir.js';
 import { breakAllDown, etcdctlInNode, labEtcdVersion, labExec, loadKeys, type LabState } from '../../src/lab/index.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';

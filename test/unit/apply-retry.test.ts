@@ -1,5 +1,5 @@
 import { EtcdCommandError, retryEtcd } from '../../src/apply/etcd-ops.js';
-import { addPause } from '../../src/apply/executor.js';
+import { addPause } from '../../src/apply/handlers/membership.js';
 import type { ExecResult } from '../../src/ssh/types.js';
 
 const failed = (stderr: string): EtcdCommandError => {

@@ -1,0 +1,31 @@
+/**
+ * What a run's steps hand on to later steps of the same process, in one place: the key count the
+ * verification must not fall below, when a joiner was last started, a serve check begun after a promote,
+ * and the db copies still running beside the steps. Everything else a step needs is in the plan or on the
+ * nodes; a resumed run starts from a new state (the baseline is read back from the journal).
+ */
+import type { Plan } from '../plan/types.js';
+
+export interface DbCopy {
+  bytes: number;
+  sha256: string;
+  ms: number;
+  endedAt: number;
+}
+
+export interface RunState {
+  /** the plan being run: the reviewed one, or its fallback once a restore-all step failed */
+  plan: Plan;
+  /** keys the restored member served: the verification's floor */
+  baseline?: { count: number; revision: number };
+  /** when this run last started etcd on a joining member: etcd accepts the next member 5 s after that */
+  joinerStartedAt?: number;
+  /** a serve check run in the background right after a promote, read by that member's wait step */
+  readonly serveSeen: Map<string, Promise<{ word: string; at: number }>>;
+  /** db copies to the bastion that `alongside` backup steps of this process started, by local path */
+  readonly copies: Map<string, { step: string; done: Promise<DbCopy> }>;
+}
+
+export function newRunState(plan: Plan, baseline?: { count: number; revision: number }): RunState {
+  return { plan, ...(baseline ? { baseline } : {}), serveSeen: new Map(), copies: new Map() };
+}
