@@ -27,7 +27,7 @@ import type { ClusterFacts } from '../../src/facts/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
 import { keysOf, lostOrChanged } from '../support/keys.js';
 import { TestSshd, makeKey } from '../support/sshd.js';
-import { e2eNet } from '../support/net.js';
+import { dots, e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const BIN = join(process.cwd(), 'bin', 'etcd-dr.js');
@@ -219,7 +219,7 @@ describe('security on the lab', () => {
     const state = join(work, 'state-refused');
     const r = await cli(['recover', '-i', inventoryWith(changed), '--state-dir', state, '--yes', '--force', '--accept-new-host-keys']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/etcd3: the host key of 127\.0\.67\.3:22 has CHANGED/);
+    expect(r.stderr).toMatch(new RegExp(`etcd3: the host key of ${dots(e2eNet(67))}3:22 has CHANGED`));
     expect(r.stderr).toContain(other.fingerprint);
     expect(r.stderr).toContain(fingerprint(real));
 
@@ -227,7 +227,7 @@ describe('security on the lab', () => {
     writeFileSync(unknown, `${lines.filter((l) => !l.startsWith(`${lab.nodes[1]!.address} `)).join('\n')}\n`);
     const u = await cli(['recover', '-i', inventoryWith(unknown), '--state-dir', state, '--yes', '--force']);
     expect(u.code).toBe(3);
-    expect(u.stderr).toMatch(/etcd2: the host key of 127\.0\.67\.2:22 is not in/);
+    expect(u.stderr).toMatch(new RegExp(`etcd2: the host key of ${dots(e2eNet(67))}2:22 is not in`));
     expect(u.stderr).toContain('--accept-new-host-keys');
     expect(readFileSync(unknown, 'utf8').split('\n').filter(Boolean)).toHaveLength(lab.nodes.length - 1);
 

@@ -23,7 +23,7 @@ import {
 import { ApplyError, EXIT } from '../../src/util/errors.js';
 import { clearSecrets, registerSecret, scrub } from '../../src/util/secrets.js';
 import { TestSshd, ensureTestUser, freePort, makeKey, nodeSpec, type KeyPair } from '../support/sshd.js';
-import { e2eNet } from '../support/net.js';
+import { dots, e2eNet } from '../support/net.js';
 
 const NODE_ADDR = `${e2eNet(20)}1`;
 const BASTION_ADDR = `${e2eNet(20)}2`;
@@ -588,7 +588,7 @@ describe('a dropped connection', () => {
       expect(err).toMatchObject({ reconnected: false });
       expect((err as Error).message).toContain('reconnecting failed too');
       // later commands try to connect again and say why they cannot
-      await expect(c.exec(['true'])).rejects.toThrow(/spare: cannot reach root@127\.0\.20\.4/);
+      await expect(c.exec(['true'])).rejects.toThrow(new RegExp(`spare: cannot reach root@${dots(e2eNet(20))}4`));
     } finally {
       await spare.stop();
     }

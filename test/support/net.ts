@@ -16,3 +16,8 @@ export function e2ePrefix(env: NodeJS.ProcessEnv = process.env): string {
 export function e2eNet(n: number, env: NodeJS.ProcessEnv = process.env): string {
   return `${e2ePrefix(env)}.${n}.`;
 }
+
+/** An address or base as a regular expression's text (its dots literal). */
+export function dots(address: string): string {
+  return address.replaceAll('.', '\\.');
+}
