@@ -2,13 +2,14 @@
  * `resume` as a use case: the run picked and locked, its plan read back, its journal checked against the
  * nodes, the plan amended when asked (members left out with --exclude, the db copy moved with
  * --backup-dir) and the amendment recorded, so that the run goes on where its journal says. The caller
- * opens the session (its log goes to the run's log file), runs the returned run and prints how it ended.
+ * opens the session (its log goes to the run's log file) and reads plan files, runs the returned run and
+ * prints how it ended.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkExclude, excludeFromPlan } from '../plan/exclude.js';
-import { loadPlan } from '../plan/load.js';
 import { sealPlan } from '../plan/seal.js';
+import type { Plan } from '../plan/types.js';
 import { RefusedError } from '../util/errors.js';
 import { relocateBackup } from './bastion-room.js';
 import { checkNames } from './check-names.js';
@@ -32,6 +33,8 @@ export interface ResumeRequest {
   /** from pickRunToResume; the caller unlocks it when the command ends */
   picked: RunDir;
   session: RunSession;
+  /** reads a plan file and checks it against the session's inventory (the caller owns file reading) */
+  readPlan: (path: string) => Plan;
   /** members to finish without (their hosts died during the run) */
   exclude: string[];
   /** an absolute dir: the db copy goes to `<backupDir>/<run id>` instead of where the plan says */
@@ -46,7 +49,7 @@ export async function prepareResume(req: ResumeRequest): Promise<Run> {
   const { picked, session: s, exclude, tell } = req;
   // the state dir the run was found in (a run of an earlier version may be in ./.etcd-dr)
   const stateDir = resolve(picked.dir, '..', '..');
-  let plan = loadPlan(picked.planPath, s.inventory);
+  let plan = req.readPlan(picked.planPath);
   if (exclude.length) {
     checkNames(s.inventory, '--exclude', exclude);
     checkExclude(plan, exclude);

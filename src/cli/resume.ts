@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { pickRunToResume, prepareResume } from '../apply/resume.js';
+import { loadPlan } from '../plan/load.js';
 import { runStateDirs } from '../util/dirs.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { execute, runOptions, runSettings, STATE_DIR_HELP, summarize, type RunArgs } from './run-plan.js';
@@ -32,6 +33,7 @@ export function resumeCommand(ctx: CliContext): CommandModule<GlobalArgs, Resume
         const r = await prepareResume({
           picked,
           session: s,
+          readPlan: (path) => loadPlan(path, s.inventory),
           exclude: (args.exclude ?? []).map(String),
           ...(args['backup-dir'] ? { backupDir: resolve(ctx.cwd, args['backup-dir']) } : {}),
           settings,
