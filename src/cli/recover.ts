@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { warnBastionRoom } from '../apply/bastion-room.js';
 import { checkNames } from '../apply/check-names.js';
 import { endedRun, newRunId, RunDir, RUN_ID_RE } from '../apply/rundir.js';
+import { linkRateFromRuns } from '../apply/link-rate.js';
 import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
 import { planRecovery } from '../plan/restore-all.js';
@@ -11,7 +12,6 @@ import { EXIT, ExitError } from '../util/errors.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { withHelp } from './help.js';
-import { linkRateFromRuns } from './link-rate.js';
 import { FORMAT_OPTION, PLAN_DEFAULTS, holderOf, planAndApply, runOptions, showPlan, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
 import { openSession, type Session } from './session.js';
 

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listRuns, runsRoot } from '../apply/rundir.js';
+import { listRuns, runsRoot } from './rundir.js';
 import type { LinkRate } from '../plan/cost.js';
 
 const MIN_BYTES = 1048576;
