@@ -14,7 +14,7 @@ import { nodePaths } from '../../src/lab/paths.js';
 import { planDigest } from '../../src/plan/seal.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, startLab, stopLab, tempDir, type CliRun } from '../support/cli.js';
-import { e2eNet } from '../support/net.js';
+import { dots, e2eNet } from '../support/net.js';
 
 const T = 300_000;
 const FIX = join(import.meta.dirname, '../fixtures/bad-input');
@@ -108,7 +108,7 @@ function inventoryFixtureCases(): Case[] {
         },
         expectCode: 2,
         // located (file:line:column) and about the defect
-        message: new RegExp(`^(?=[\\s\\S]*${f.replaceAll('.', '\\.')}:\\d+:\\d+: )[\\s\\S]*${expect.replaceAll('@BASE@', '127\\.0\\.17\\.')}`),
+        message: new RegExp(`^(?=[\\s\\S]*${f.replaceAll('.', '\\.')}:\\d+:\\d+: )[\\s\\S]*${expect.replaceAll('@BASE@', dots(e2eNet(17)))}`),
       };
     });
 }
