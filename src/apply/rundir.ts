@@ -5,6 +5,7 @@ import { RefusedError } from '../util/errors.js';
 import { scrub } from '../util/secrets.js';
 import { appendDurably, fsyncDir, onBastion } from '../util/bastion-fs.js';
 import { RunLock } from './runlock.js';
+import { RUN_ID_RE } from '../plan/run-id.js';
 import { encodeHead, encodeLine, parseHead, parseJournal, type JournalHead, type ParsedJournal } from './journal-format.js';
 
 /**
@@ -13,13 +14,8 @@ import { encodeHead, encodeLine, parseHead, parseJournal, type JournalHead, type
  * the backup sits beside it.
  */
 
-/** `20261124T193012Z-3f9c`: sortable, unique enough, safe in file names and shell words. */
-export function newRunId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${randomBytes(2).toString('hex')}`;
-}
-
-export const RUN_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
+// run ids are the plan's (a plan is made for one run); re-exported for the run dir's importers
+export { newRunId, RUN_ID_RE } from '../plan/run-id.js';
 
 export function runsRoot(stateDir: string): string {
   return resolve(stateDir, 'runs');

@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { RunDir } from '../apply/rundir.js';
 import { checkSavedRun, logFileFor, runIdInPlanFile } from '../apply/start-run.js';
-import { loadPlan } from '../plan/load.js';
+import { loadPlan } from './plan-file.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { confirmAndRun, runOptions, runSettings, stateDirOf, STATE_DIR_HELP, type RunArgs } from './run-plan.js';
 import { openSession } from './session.js';

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { pickRunToResume, prepareResume } from '../apply/resume.js';
-import { loadPlan } from '../plan/load.js';
+import { loadPlan } from './plan-file.js';
 import { runStateDirs } from '../util/dirs.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { execute, runOptions, runSettings, STATE_DIR_HELP, summarize, type RunArgs } from './run-plan.js';

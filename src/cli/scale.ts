@@ -9,7 +9,7 @@ import { endedRun, newRunId } from '../apply/rundir.js';
 import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';
-import type { PlanContext } from '../plan/recover.js';
+import type { PlanContext } from '../plan/context.js';
 import type { Intent, Plan } from '../plan/types.js';
 import { toolVersion } from '../util/version.js';
 import type { CliContext, GlobalArgs } from './context.js';

@@ -1,7 +1,7 @@
 /** `etcd-dr show PLAN`: a saved plan printed again for people, with no inventory and no node access. */
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { readSavedPlan } from '../plan/read.js';
+import { readSavedPlan } from './plan-file.js';
 import { renderPlan, type PlanFormat } from '../plan/render.js';
 import { terminalSafe } from '../util/terminal.js';
 import type { CliContext, GlobalArgs } from './context.js';

@@ -10,7 +10,7 @@ import type { RunResult } from '../apply/executor.js';
 import { newRunId } from '../apply/rundir.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
-import type { PlanContext } from '../plan/recover.js';
+import type { PlanContext } from '../plan/context.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';
 import { setAsideScript, stopScript } from '../plan/scripts.js';
 import type { Plan } from '../plan/types.js';

@@ -18,20 +18,9 @@ import type { NodeFacts } from '../facts/types.js';
 import type { NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { WAL_MIB } from './scripts.js';
+import type { DataDirLayout, DataDirRow } from './types.js';
 
-export type DataDirLayout = 'beside' | 'inside';
-
-/** One data dir a plan touches, as the plan shows it. */
-export interface DataDirRow {
-  node: string;
-  path: string;
-  layout: DataDirLayout;
-  fsType?: string;
-  /** free bytes on the file system a new data dir is written on */
-  freeBytes?: number;
-  /** where this run sets the old data aside (a whole data dir: `<it>/member/snap/db`) */
-  setAside: string;
-}
+export type { DataDirLayout, DataDirRow };
 
 export function layoutOf(f: NodeFacts | undefined): DataDirLayout {
   return f?.dataDir?.mountPoint ? 'inside' : 'beside';

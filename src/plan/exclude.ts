@@ -12,10 +12,9 @@ import type { NodeFacts } from '../facts/types.js';
 import { peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import { EXIT, ExitError, RefusedError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
+import { envBackupPath, memberRemoveStep, verifyCommands, writeEnvAction, type WriteEnv } from './builder.js';
 import { editEnvText } from './envedit.js';
-import { verifyCommands } from './recover.js';
-import { etcdctlPrefix, writeEnvScript } from './scripts.js';
-import type { Action, Plan, Step } from './types.js';
+import type { Plan, Step } from './types.js';
 
 export interface ExcludeInput {
   inventory: Inventory;
@@ -30,8 +29,6 @@ export interface ExcludeResult {
   /** one line per change, for the user and the journal */
   changes: string[];
 }
-
-type WriteEnv = Extract<Action, { type: 'write-env' }>;
 
 /** What can be refused from the plan alone, before any node is contacted (bad input, exit 2). */
 export function checkExclude(plan: Plan, names: readonly string[]): void {
@@ -129,8 +126,7 @@ export function excludeFromPlan(plan: Plan, names: readonly string[], inp: Exclu
     const { text, diff } = editEnvText(before, { ETCD_INITIAL_CLUSTER: cluster, ETCD_INITIAL_CLUSTER_STATE: 'existing' }, a.path);
     if (text === before) return undefined;
     envNow.set(m, text);
-    const params = { path: a.path, backup: a.backup, beforeSha256: sha256Hex(before), afterSha256: sha256Hex(text), content: text };
-    return { ...st, action: { type: 'write-env', ...params }, commands: [writeEnvScript(params)], envDiff: diff };
+    return { ...st, ...writeEnvAction(a.path, a.backup, before, text), envDiff: diff };
   };
 
   const steps: Step[] = [];
@@ -162,10 +158,9 @@ export function excludeFromPlan(plan: Plan, names: readonly string[], inp: Exclu
         const path = spec(m).etcd.envFile;
         const { text, diff } = editEnvText(before, { ETCD_INITIAL_CLUSTER: list, ETCD_INITIAL_CLUSTER_STATE: 'existing' }, path);
         if (text === before) continue;
-        const params = { path, backup: `${path}.etcd-dr-${plan.runId}.bak`, beforeSha256: sha256Hex(before), afterSha256: sha256Hex(text), content: text };
         const id = freshId(`${st.id.split('-')[0]}-env-${m}-without-${names.join('-')}`);
         envNow.set(m, text);
-        steps.push({ id, phase: 'finalize', node: m, action: { type: 'write-env', ...params }, commands: [writeEnvScript(params)], envDiff: diff, why: `the env file lists the members without ${names.join(', ')}` });
+        steps.push({ id, phase: 'finalize', node: m, ...writeEnvAction(path, envBackupPath(path, plan.runId), before, text), envDiff: diff, why: `the env file lists the members without ${names.join(', ')}` });
         changes.push(`added ${id}`);
       }
       steps.push({ ...st, nodes: keep, action: { ...a, members: keep }, commands: verifyCommands(spec(a.via), keep.map(spec)) });
@@ -186,16 +181,9 @@ export function excludeFromPlan(plan: Plan, names: readonly string[], inp: Exclu
     const a = st.action;
     // M may have become a member, even a voting one: it is removed right where it was added (a no-op if it is not)
     if (a.type === 'member-add' && out.has(a.name)) {
-      const via = spec(a.via);
       const id = freshId(`${st.id.split('-')[0]}-leave-out-${a.name}`);
-      steps.push({
-        id,
-        phase: 'join',
-        node: a.via,
-        action: { type: 'member-remove', via: a.via, name: a.name, peerUrl: a.peerUrl },
-        commands: [`${etcdctlPrefix(via)} member list -w json   # skip when no member has ${a.peerUrl}`, `${etcdctlPrefix(via)} member remove <id of ${a.name}>`],
-        why: `${a.name} is left out (resume --exclude): it must not stay a member, as a learner or a voter`,
-      });
+      const { slug: _slug, ...step } = memberRemoveStep(spec(a.via), a.name, a.peerUrl, '', 'join', `${a.name} is left out (resume --exclude): it must not stay a member, as a learner or a voter`);
+      steps.push({ id, ...step });
       changes.push(`added ${id}: remove ${a.name} from the membership if it is a member`);
     }
   }

@@ -14,6 +14,7 @@
  */
 import type { HookName } from '../inventory/hooks.js';
 import type { Inventory } from '../inventory/types.js';
+import { slugOf, stepId, type Draft } from './builder.js';
 import { hookScript } from './scripts.js';
 import type { Plan, Step } from './types.js';
 
@@ -31,7 +32,7 @@ export const MANUAL_HOOKS =
   'or keeps a watch cache of the old one. `hooks: {beforeStop, afterVerify}` in the inventory makes these steps of the plan';
 
 /** A hook step on `nodes` that have commands for `hook`, or undefined when none has. */
-export function hookStep(inventory: Inventory, hook: HookName, nodes: string[]): Omit<Step, 'id'> & { slug: string } | undefined {
+export function hookStep(inventory: Inventory, hook: HookName, nodes: string[]): Draft | undefined {
   const run: Record<string, string[]> = {};
   let timeoutSec = 0;
   for (const n of nodes) {
@@ -78,8 +79,7 @@ export function withHooks(plan: Plan, inventory: Inventory, nodes: string[]): Pl
 function renumber(steps: (Omit<Step, 'id'> & { slug?: string; id?: string })[]): Step[] {
   return steps.map((s, i) => {
     const { slug, id, ...rest } = s;
-    const name = slug ?? id!.replace(/^\d+-/, '');
-    return { id: `${String(i + 1).padStart(2, '0')}-${name}`, ...rest } as Step;
+    return { id: stepId(i + 1, slug ?? slugOf(id!)), ...rest } as Step;
   });
 }
 

@@ -1,13 +1,12 @@
 /**
- * Reading a plan file back for `apply`: it must be a plan of this format version, made for this
- * inventory, naming only its nodes, with every step an action this version can run. Anything else is
- * bad input (exit 2) before any node is contacted.
+ * A plan file's text checked for `apply` (the caller reads the file): it must be a plan of this format
+ * version, made for this inventory, naming only its nodes, with every step an action this version can
+ * run. Anything else is bad input (exit 2) before any node is contacted. Pure.
  */
 import type { Inventory } from '../inventory/types.js';
-import { RUN_ID_RE } from '../apply/rundir.js';
 import { EXIT, ExitError } from '../util/errors.js';
 import { planInventoryProblems } from './inventory-check.js';
-import { readPlanText } from './read.js';
+import { RUN_ID_RE } from './run-id.js';
 import { inventoryFingerprint, planDigest } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type ActionType, type Plan } from './types.js';
 
@@ -114,8 +113,4 @@ export function parsePlan(text: string, file: string, inventory: Inventory): Pla
     );
   }
   return doc as unknown as Plan;
-}
-
-export function loadPlan(path: string, inventory: Inventory): Plan {
-  return parsePlan(readPlanText(path), path, inventory);
 }

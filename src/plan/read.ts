@@ -1,9 +1,8 @@
 /**
- * Reading a saved plan for people (`etcd-dr show`), without an inventory or any node: it must be a plan
- * of this format that etcd-dr made and nobody edited since (its digest). What `apply` checks besides
- * (the inventory it was made from, the nodes it names) is left to `apply`.
+ * A saved plan's text checked for people (`etcd-dr show`; the caller reads the file), without an inventory
+ * or any node: it must be a plan of this format that etcd-dr made and nobody edited since (its digest).
+ * What `apply` checks besides (the inventory it was made from, the nodes it names) is left to `apply`. Pure.
  */
-import { readFileSync } from 'node:fs';
 import { EXIT, ExitError } from '../util/errors.js';
 import { planDigest } from './seal.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type Plan } from './types.js';
@@ -34,18 +33,4 @@ export function parseSavedPlan(text: string, file: string): Plan {
     fail(file, 'intent, inventory, steps, finalMembers, warnings', 'one of them is missing', 'make a new plan');
   }
   return doc as unknown as Plan;
-}
-
-/** A saved plan file's text; a missing or unreadable file is bad input naming it. */
-export function readPlanText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return fail(path, '(file)', code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`, 'give the path of a plan saved with `etcd-dr plan … -o plan.json`');
-  }
-}
-
-export function readSavedPlan(path: string): Plan {
-  return parseSavedPlan(readPlanText(path), path);
 }

@@ -4,16 +4,17 @@
  * initial cluster, every member started together: one election, no member add). `auto` runs the one the
  * cost model says is faster. Pure.
  */
-import { sha256Hex as sha256 } from '../util/hash.js';
 import { DEFAULT_ELECTION_TIMEOUT_MS } from '../facts/assess.js';
 import type { NodeFacts } from '../facts/types.js';
 import { peerUrl, type NodeSpec } from '../inventory/types.js';
 import { RefusedError } from '../util/errors.js';
 import { ASSUMED_LINK, estimate, type CostEstimate, type LinkRate } from './cost.js';
 import { layoutOf } from './datadir-layout.js';
-import { editEnvText } from './envedit.js';
-import { initialCluster, planRecover, restoreCapabilities, BUMP_REVISION, type PlanContext } from './recover.js';
-import { receiveDbScript, restoreScript, startScript, waitHealthyScript, WAL_MIB, writeEnvScript } from './scripts.js';
+import { initialCluster, restoreDbAction, slugOf, stepId, StepBuilder } from './builder.js';
+import type { PlanContext } from './context.js';
+import { planRecover } from './recover.js';
+import { BUMP_REVISION, restoreCapabilities } from './restore-tool.js';
+import { WAL_MIB } from './scripts.js';
 import type { Plan, RecoverIntent, Step } from './types.js';
 
 export interface StrategyContext extends PlanContext {
@@ -127,24 +128,14 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
   const survivorFacts = facts.nodes.find((n) => n.name === survivor.name)!;
   const { tool, bump } = restoreCapabilities(survivorFacts);
 
-  const steps: Step[] = [...pre];
-  let seq = pre.length;
-  const add = (s: Omit<Step, 'id'> & { slug: string }) => {
-    const { slug, ...rest } = s;
-    seq += 1;
-    steps.push({ id: `${String(seq).padStart(2, '0')}-${slug}`, ...rest });
-  };
+  const b = new StepBuilder(runId, pre);
   const to = others.map((m) => ({ node: m.name, path: sentDbPath(m, runId) }));
   if (to.length) {
-    add({
-      slug: 'send-db',
-      phase: 'restore',
-      nodes: others.map((m) => m.name),
-      allAtOnce: true,
-      action: { type: 'send-db', localPath: backup.localPath, to },
-      commands: to.map((t) => `# ${t.node}: ${backup.localPath} streamed from the bastion\n${receiveDbScript(t.path, '<sha256 of the copy>')}`),
-      why: `every member restores the survivor's db: the bastion's copy (checked by its sha256) goes to ${others.map((m) => m.name).join(', ')} at once, each copy checked by its sha256 there`,
-    });
+    b.sendDb(
+      backup.localPath,
+      to,
+      `every member restores the survivor's db: the bastion's copy (checked by its sha256) goes to ${others.map((m) => m.name).join(', ')} at once, each copy checked by its sha256 there`,
+    );
   }
   const restore = {
     tool,
@@ -154,60 +145,33 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
     markCompacted: bump,
     members: members.map((m) => ({
       node: m.name,
-      db: m.name === survivor.name ? (backup.remoteDb) : sentDbPath(m, runId),
+      db: m.name === survivor.name ? backup.remoteDb : sentDbPath(m, runId),
       dataDir: m.etcd.dataDir,
       name: m.name,
       peerUrl: peerUrl(m),
     })),
   };
-  add({
-    slug: 'restore-all',
-    phase: 'restore',
-    nodes: members.map((m) => m.name),
-    allAtOnce: true,
-    action: { type: 'restore-all', ...restore },
-    commands: restore.members.map((m) => {
-      const { members: _all, ...flags } = restore;
-      return `# ${m.node}\n${restoreScript({ ...flags, db: m.db, dataDir: m.dataDir, name: m.name, peerUrl: m.peerUrl, runId })}`;
-    }),
-    why: `the same db restored on every member at once with one new token and the full initial cluster, each with its own name and peer URL: a new cluster of ${members.length} members, no member add`,
-  });
+  b.restoreAll(
+    restore,
+    `the same db restored on every member at once with one new token and the full initial cluster, each with its own name and peer URL: a new cluster of ${members.length} members, no member add`,
+  );
   for (const m of members) {
-    const before = facts.nodes.find((n) => n.name === m.name)!.env!.text!;
-    const { text: after, diff } = editEnvText(before, { ETCD_INITIAL_CLUSTER: restore.initialCluster, ETCD_INITIAL_CLUSTER_STATE: 'existing' });
-    if (after === before) continue;
-    const params = { path: m.etcd.envFile, backup: `${m.etcd.envFile}.etcd-dr-${runId}.bak`, beforeSha256: sha256(before), afterSha256: sha256(after), content: after };
-    add({
-      slug: `env-${m.name}`,
-      phase: 'restore',
-      node: m.name,
-      allAtOnce: true,
-      action: { type: 'write-env', ...params },
-      commands: [writeEnvScript(params)],
-      envDiff: diff,
-      why: 'every member listed, state existing: what etcd reads at any later restart',
-    });
+    b.trackEnv(m.name, facts.nodes.find((n) => n.name === m.name)!.env!.text!);
+    b.writeCluster(m, members, { phase: 'restore', allAtOnce: true, why: 'every member listed, state existing: what etcd reads at any later restart' });
   }
-  add({
-    slug: 'start-all',
-    phase: 'first-member',
-    nodes: members.map((m) => m.name),
-    allAtOnce: true,
-    action: { type: 'start-all', baselineVia: survivor.name },
-    commands: members.map((m) => `# ${m.name}\n${startScript(m)}\n${waitHealthyScript(m, 120)}`),
-    why: 'every member starts at once: one election for the whole cluster, then each serves',
-  });
+  b.startAll(members, survivor, 'every member starts at once: one election for the whole cluster, then each serves');
   // the verification and what follows it (the afterVerify hook, the unlock) as rejoin has them
   for (const s of rest.slice(rest.findIndex((x) => x.action.type === 'verify'))) {
     const { id, ...r } = s;
-    add({ slug: id.replace(/^\d+-/, ''), ...r });
+    b.add({ slug: slugOf(id), ...r });
   }
+  const steps = b.steps;
   // the survivor-then-rejoin path, run when a member cannot take part; its own token, so no member of the
   // undone restore-all (one that could not be stopped) can talk to it
   const fallback = rest.map((s, i) => ({
     ...s,
-    id: `${String(seq + 1 + i).padStart(2, '0')}-fb-${s.id.replace(/^\d+-/, '')}`,
-    ...(s.action.type === 'restore-db' ? { action: { ...s.action, token: `etcd-dr-${runId}-fb` }, commands: [restoreScript({ ...s.action, token: `etcd-dr-${runId}-fb`, runId })] } : {}),
+    id: stepId(steps.length + 1 + i, `fb-${slugOf(s.id)}`),
+    ...(s.action.type === 'restore-db' ? restoreDbAction({ ...s.action, token: `etcd-dr-${runId}-fb` }, runId) : {}),
   }));
   return {
     ...base,

@@ -4,7 +4,6 @@
  */
 
 import type { CanonFacts } from '../facts/assess.js';
-import type { DataDirRow } from './datadir-layout.js';
 import type { CostEstimate } from './cost.js';
 
 export const PLAN_FORMAT = 'etcd-dr/plan';
@@ -160,6 +159,20 @@ export interface Step {
    * `fallback` steps, the survivor-then-rejoin path
    */
   allAtOnce?: boolean;
+}
+
+export type DataDirLayout = 'beside' | 'inside';
+
+/** One data dir a plan touches, as the plan shows it (see datadir-layout.ts). */
+export interface DataDirRow {
+  node: string;
+  path: string;
+  layout: DataDirLayout;
+  fsType?: string;
+  /** free bytes on the file system a new data dir is written on */
+  freeBytes?: number;
+  /** where this run sets the old data aside (a whole data dir: `<it>/member/snap/db`) */
+  setAside: string;
 }
 
 export interface EvidenceRow {

@@ -6,7 +6,7 @@
  */
 import { RefusedError } from '../util/errors.js';
 import type { RecoverIntent } from './types.js';
-import type { PlanContext } from './recover.js';
+import type { PlanContext } from './context.js';
 import { dataSources, unfinishedRuns } from './sources.js';
 
 /** Warnings for the plan when the operator goes on with --break-lock; a refusal otherwise. */

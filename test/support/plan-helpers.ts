@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import type { ClusterFacts } from '../../src/facts/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
-import type { PlanContext } from '../../src/plan/recover.js';
+import type { PlanContext } from '../../src/plan/context.js';
 import type { Action, Plan, Step } from '../../src/plan/types.js';
 import { RefusedError } from '../../src/util/errors.js';
 

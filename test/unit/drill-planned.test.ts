@@ -10,7 +10,7 @@ import { flatTimings, reportJunit, reportMarkdown, reportSummary, timingRows } f
 import { checkDrillOptions, isPlanned, PLANNED_SCENARIOS, RECOVERY_SCENARIOS, SCENARIOS } from '../../src/drill/scenarios.js';
 import type { ClusterFacts, NodeFacts } from '../../src/facts/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
-import type { PlanContext } from '../../src/plan/recover.js';
+import type { PlanContext } from '../../src/plan/context.js';
 import { planReplace, planScaleIn, planScaleOut } from '../../src/plan/scale.js';
 import type { Plan } from '../../src/plan/types.js';
 import { EXIT, ExitError } from '../../src/util/errors.js';

@@ -4,7 +4,8 @@
  * without --break-lock, and an empty lock file is refused until broken. Table-driven.
  */
 import type { NodeFacts, SetAsideDir } from '../../src/facts/types.js';
-import { planRecover, type PlanContext } from '../../src/plan/recover.js';
+import type { PlanContext } from '../../src/plan/context.js';
+import { planRecover } from '../../src/plan/recover.js';
 import { dataSources, rankSources, unfinishedRuns } from '../../src/plan/sources.js';
 import type { Plan, RecoverIntent } from '../../src/plan/types.js';
 import { clusterFacts, inventory, node } from '../support/facts.js';
