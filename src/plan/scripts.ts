@@ -127,34 +127,21 @@ export function stopScript(n: NodeSpec, timeoutSec = 60): string {
  * Move a data dir aside (never delete). Idempotent: done when the destination exists. The set-aside dir
  * holds a whole db: whatever mode the data dir had, it is closed to group and others (its owner keeps
  * its rights), before the move and again on a repeat.
+ *
+ * `inside`: the data dir is a mount point, which cannot be renamed (EBUSY): its `member/` dir (all etcd
+ * keeps there) moves into `to`, a dir inside the mount, so `to` is a whole data dir again and nothing
+ * crosses file systems. What else the mount holds (lost+found) stays.
  */
 export function moveAsideScript(from: string, to: string, inside = false): string {
-  if (inside) return moveInsideScript(from, to);
+  const what = inside ? '/member' : '';
   return [
     HEAD,
     `src=${q(from)}; dst=${q(to)}`,
-    'if [ -e "$dst" ]; then chmod go-rwx "$dst"; echo etcd-dr:already; exit 0; fi',
-    'if [ ! -e "$src" ]; then echo etcd-dr:nothing; exit 0; fi',
-    'chmod go-rwx "$src"',
-    'mv "$src" "$dst"',
-    'echo etcd-dr:done',
-  ].join('\n');
-}
-
-/**
- * The same for a data dir that is a mount point, which cannot be renamed (EBUSY): its `member/` dir (all
- * etcd keeps there) moves into `to`, a dir inside the mount, so `to` is a whole data dir again and
- * nothing crosses file systems. What else the mount holds (lost+found) stays.
- */
-function moveInsideScript(from: string, to: string): string {
-  return [
-    HEAD,
-    `src=${q(from)}; dst=${q(to)}`,
-    'if [ -e "$dst/member" ]; then chmod go-rwx "$dst"; echo etcd-dr:already; exit 0; fi',
-    'if [ ! -e "$src/member" ]; then echo etcd-dr:nothing; exit 0; fi',
-    '[ -d "$dst" ] || mkdir -m 0700 "$dst"',
-    'chmod go-rwx "$dst" "$src/member"',
-    'mv "$src/member" "$dst/member"',
+    `if [ -e "$dst${what}" ]; then chmod go-rwx "$dst"; echo etcd-dr:already; exit 0; fi`,
+    `if [ ! -e "$src${what}" ]; then echo etcd-dr:nothing; exit 0; fi`,
+    ...(inside
+      ? ['[ -d "$dst" ] || mkdir -m 0700 "$dst"', 'chmod go-rwx "$dst" "$src/member"', 'mv "$src/member" "$dst/member"']
+      : ['chmod go-rwx "$src"', 'mv "$src" "$dst"']),
     'echo etcd-dr:done',
   ].join('\n');
 }
