@@ -1,5 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labAsset } from '../../src/lab/paths.js';
@@ -55,4 +56,46 @@ describe('systemctl shim refusals', () => {
     const r = spawnSync('sh', [shim, 'is-active', 'nginx'], { encoding: 'utf8' });
     expect([r.status, r.stdout.trim()]).toEqual([3, 'inactive']);
   });
+});
+
+describe('systemctl shim stop', () => {
+  // A process whose main thread is gone while another thread still runs: the kernel shows its main thread
+  // as a zombie, yet the process keeps its listening socket until its last thread ends. etcd killed by
+  // SIGTERM before it installed its handler, while it writes a large snapshot, is such a process.
+  const program = [
+    'import ctypes, signal, socket, sys, threading, time',
+    's = socket.socket()',
+    's.bind(("127.0.0.1", 0))',
+    's.listen()',
+    'threading.Thread(target=lambda: time.sleep(3600)).start()',
+    'signal.signal(signal.SIGTERM, lambda *_: ctypes.CDLL(None).pthread_exit(None))',
+    'print(s.getsockname()[1], flush=True)',
+    'time.sleep(3600)',
+  ].join('\n');
+
+  it('returns only once no thread of the process is left, so its ports are free for the next start', async () => {
+    // the interpreter itself, not a wrapper script in front of it (a wrapper would name the process)
+    const python = execFileSync('python3', ['-c', 'import os, sys; print(os.path.realpath(sys.executable))'], { encoding: 'utf8' }).trim();
+    // named etcd, as the unit's process is (the shim counts only the exec chain that ends in etcd)
+    const etcd = join(dir, 'etcd');
+    symlinkSync(python, etcd);
+    const script = join(dir, 'holder.py');
+    writeFileSync(script, program);
+    const child = spawn(etcd, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = Number(await new Promise<string>((res) => child.stdout.once('data', (d: Buffer) => res(d.toString()))));
+      expect(port).toBeGreaterThan(0);
+      const r = spawnSync('sh', [shim, '__stop-pid', String(child.pid)], { encoding: 'utf8', env: { ...process.env, ETCD_DR_LAB_STOP_TIMEOUT: '2' } });
+      expect(r.status).toBe(0);
+      // what the next start needs: the port bound again
+      const server = createServer();
+      await new Promise<void>((res, rej) => {
+        server.once('error', rej);
+        server.listen(port, '127.0.0.1', () => res());
+      });
+      server.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
 });
