@@ -1,7 +1,8 @@
 /** Which run `resume` continues: the one named, or the newest that did not finish. */
 import { join } from 'node:path';
 import { EXIT, ExitError } from '../util/errors.js';
-import { listRuns, RunDir, RUN_ID_RE } from './rundir.js';
+import { RUN_ID_RE } from '../plan/run-id.js';
+import { listRuns, RunDir } from './rundir.js';
 
 /**
  * The newest run that did not finish, or the one named, searched in `stateDirs` in order (see

@@ -15,7 +15,6 @@ import { encodeHead, encodeLine, parseHead, parseJournal, type JournalHead, type
  */
 
 // run ids are the plan's (a plan is made for one run); re-exported for the run dir's importers
-export { newRunId, RUN_ID_RE } from '../plan/run-id.js';
 
 export function runsRoot(stateDir: string): string {
   return resolve(stateDir, 'runs');

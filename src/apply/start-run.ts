@@ -7,7 +7,8 @@ import { diffCanonFacts, canonFacts } from '../facts/assess.js';
 import { sealPlan } from '../plan/seal.js';
 import type { Plan } from '../plan/types.js';
 import { RefusedError } from '../util/errors.js';
-import { ensurePrivateDir, RunDir, RUN_ID_RE, writePrivateFile } from './rundir.js';
+import { RUN_ID_RE } from '../plan/run-id.js';
+import { ensurePrivateDir, RunDir, writePrivateFile } from './rundir.js';
 import { gather, type RunSession } from './session.js';
 
 /** The run dir for a plan; a plan whose run already started is resumed, not applied again. */

@@ -4,7 +4,8 @@
  */
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { newRunId, RunDir, writePrivateFile } from '../apply/rundir.js';
+import { RunDir, writePrivateFile } from '../apply/rundir.js';
+import { newRunId } from '../plan/run-id.js';
 import { runDrill, type DrillReport } from '../drill/drill.js';
 import { checkDrillOptions, PLANNED_NEEDS, PLANNED_SCENARIOS, SCENARIOS, SCENARIO_TEXT, type Scenario } from '../drill/scenarios.js';
 import { reportJson, reportJunit, reportMarkdown, reportSummary } from '../drill/report.js';

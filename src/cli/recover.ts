@@ -2,7 +2,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { warnBastionRoom } from '../apply/bastion-room.js';
 import { checkNames } from '../apply/check-names.js';
-import { endedRun, newRunId, RunDir, RUN_ID_RE } from '../apply/rundir.js';
+import { endedRun, RunDir } from '../apply/rundir.js';
+import { newRunId, RUN_ID_RE } from '../plan/run-id.js';
 import { linkRateFromRuns } from '../apply/link-rate.js';
 import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';

@@ -5,7 +5,8 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { checkNames } from '../apply/check-names.js';
-import { endedRun, newRunId } from '../apply/rundir.js';
+import { endedRun } from '../apply/rundir.js';
+import { newRunId } from '../plan/run-id.js';
 import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
 import { planReplace, planScaleIn, planScaleOut } from '../plan/scale.js';

@@ -5,7 +5,7 @@
  * from the executor's own step results.
  */
 import type { RunResult } from '../apply/executor.js';
-import { newRunId } from '../apply/rundir.js';
+import { newRunId } from '../plan/run-id.js';
 import type { NodeSpec } from '../inventory/types.js';
 import { readFileSync } from 'node:fs';
 import { planRecovery } from '../plan/restore-all.js';

@@ -7,7 +7,7 @@
  * its data dir set aside.
  */
 import type { RunResult } from '../apply/executor.js';
-import { newRunId } from '../apply/rundir.js';
+import { newRunId } from '../plan/run-id.js';
 import type { ClusterFacts, NodeFacts } from '../facts/types.js';
 import { clientUrl, peerUrl, type Inventory, type NodeSpec } from '../inventory/types.js';
 import type { PlanContext } from '../plan/context.js';
