@@ -20,6 +20,8 @@ import type { Plan, RecoverIntent, Step } from './types.js';
 export interface StrategyContext extends PlanContext {
   /** the bastion ⇄ node rate an earlier copy measured (ASSUMED_LINK otherwise) */
   link?: LinkRate;
+  /** the node ⇄ node rate an earlier rejoin's catch-up measured (assumed from the link otherwise) */
+  peer?: LinkRate;
 }
 
 /** Plan a quorum-loss recovery with the strategy the intent names (default rejoin). */
@@ -54,6 +56,7 @@ function costOf(ctx: StrategyContext, p: Plan): CostEstimate | undefined {
     members: p.finalMembers.length,
     electionTimeoutMs: timeouts.length ? Math.max(...timeouts) : DEFAULT_ELECTION_TIMEOUT_MS,
     link: ctx.link ?? ASSUMED_LINK,
+    ...(ctx.peer ? { peer: ctx.peer } : {}),
   });
 }
 

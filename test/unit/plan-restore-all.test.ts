@@ -1,5 +1,4 @@
 import type { NodeFacts } from '../../src/facts/types.js';
-import { ADD_RULE_MS, ASSUMED_LINK, estimate, renderEstimate, type CostInputs } from '../../src/plan/cost.js';
 import { checkExclude } from '../../src/plan/exclude.js';
 import { planRecovery, sentDbPath } from '../../src/plan/restore-all.js';
 import { renderPlan } from '../../src/plan/render.js';
@@ -14,47 +13,6 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 
 const MiB = 1048576;
-const GiB = 1024 * MiB;
-
-describe('cost model', () => {
-  const base: CostInputs = { dbBytes: 20 * MiB, members: 3, electionTimeoutMs: 5000, link: { bytesPerSec: 110 * MiB, from: 'test' } };
-  it.each([
-    // [what, inputs, faster]
-    ['3 members, 20 MiB, 1 Gbit/s', {}, 'restore-all'],
-    ['5 members, 20 MiB, 1 Gbit/s', { members: 5 }, 'restore-all'],
-    ['3 members, 2 GiB, 10 Gbit/s', { dbBytes: 2 * GiB, link: { bytesPerSec: 1100 * MiB, from: 'test' } }, 'restore-all'],
-    ['3 members, 2 GiB, 1 Gbit/s: three copies through the bastion cost more than two joins', { dbBytes: 2 * GiB }, 'rejoin'],
-    ['7 members, 2 GiB, 100 Mbit/s: seven copies through the bastion cost more than six joins', { dbBytes: 2 * GiB, members: 7, link: { bytesPerSec: 11 * MiB, from: 'test' } }, 'rejoin'],
-    ['1 member: nothing to add, no db to send', { members: 1 }, 'rejoin'],
-  ] as const)('%s → %s', (_what, over, faster) => {
-    const e = estimate({ ...base, ...over });
-    expect(e.faster).toBe(faster);
-    expect(e.why).toMatch(faster === 'rejoin' ? /rejoin|one member/ : /restore-all/);
-  });
-
-  it('rejoin grows by the 5 s rule and a catch-up per member; restore-all by one copy per member', () => {
-    const e3 = estimate(base);
-    const e5 = estimate({ ...base, members: 5 });
-    const copy = (20 * MiB / (110 * MiB)) * 1000;
-    expect(e5.rejoin.ms - e3.rejoin.ms).toBeCloseTo(2 * (ADD_RULE_MS + copy + 1000), -1);
-    expect(e5.restoreAll.ms - e3.restoreAll.ms).toBeCloseTo(2 * copy, -1);
-  });
-
-  it('the range is the election draw: one tick to the election timeout', () => {
-    const e = estimate(base);
-    expect(e.restoreAll.range[1] - e.restoreAll.range[0]).toBe(5000 - 250);
-    expect(e.restoreAll.range[0]).toBeLessThanOrEqual(e.restoreAll.ms);
-    expect(e.restoreAll.range[1]).toBeGreaterThanOrEqual(e.restoreAll.ms);
-  });
-
-  it('renders both strategies, the inputs and the reason', () => {
-    const lines = renderEstimate(estimate({ ...base, link: ASSUMED_LINK }));
-    expect(lines[0]).toMatch(/db 20 MiB, 3 members, election timeout 5000 ms, link 110 MiB\/s assumed/);
-    expect(lines[1]).toMatch(/^ {2}rejoin .* joins/);
-    expect(lines[2]).toMatch(/^ {2}restore-all .* send to the members/);
-    expect(lines[3]).toMatch(/faster: restore-all/);
-  });
-});
 
 function intent(over: Partial<RecoverIntent> = {}): RecoverIntent {
   return { kind: 'recover', exclude: [], learner: true, force: false, localBackup: true, backupDir: '/root/.etcd-dr/backups', ...over };
