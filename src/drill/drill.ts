@@ -144,7 +144,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
   let result: RunResult | undefined;
   let plan: Plan | undefined;
   try {
-    // a powered-off node must not hold up the probe; its connection is dropped first
+    // a powered-off node whose connection is not yet seen as gone loses it during the probe: gather reports it unreachable
     const facts = await d.gather();
     plan = planRecovery(
       { inventory: inv, facts, runId: d.runId, now: new Date(), toolVersion: d.toolVersion, lockFile: d.lockFile, holder: d.holder },

@@ -8,7 +8,7 @@ import { parseWalMetadata } from '../etcd/walmeta.js';
 import type { Inventory, NodeSpec } from '../inventory/types.js';
 import type { Transport } from '../ssh/transport.js';
 import type { NodeConnection } from '../ssh/types.js';
-import { HostKeyError, isConnectError } from '../ssh/errors.js';
+import { ConnectionLostError, HostKeyError, isConnectError } from '../ssh/errors.js';
 import { lockFromSections, setAsideFromSections } from './aside.js';
 import { assessCluster, digestFacts, electionWaitMs, leaderUnsettled, mayBeElecting } from './assess.js';
 import { parseDataDirFs, parseSections, parseWalDirFs, probeScript, type Section } from './probe-script.js';
@@ -224,6 +224,25 @@ export async function probeNode(spec: NodeSpec, conn: NodeConnection, o: GatherO
   return factsFromSections(spec, sections, ms);
 }
 
+/**
+ * The facts of a node whose probe could not run, from the error met: it cannot be connected to (its host
+ * key refused too), or its connection dropped during the probe and it could not be probed again (a host
+ * powered off or cut off from the network just then; the probe only reads, so nothing was left half
+ * done). Any other error is not about the node and gives undefined: the caller throws it.
+ */
+export function probeFailureFacts(spec: NodeSpec, err: unknown, ms: number): NodeFacts | undefined {
+  if (isConnectError(err)) {
+    const f = unreachableFacts(spec, err.message, ms);
+    if (err instanceof HostKeyError) f.refused = { message: err.message, hint: err.hint ?? '' };
+    return f;
+  }
+  if (err instanceof ConnectionLostError && err.node === spec.name) {
+    // reconnected means the node answered again but dropped the probe's second run as well
+    return err.reconnected ? { ...unreachableFacts(spec, err.message, ms), reachable: true } : unreachableFacts(spec, err.message, ms);
+  }
+  return undefined;
+}
+
 /** Probes every node in parallel over its connection; an unreachable node is reported as such. */
 async function probeAll(specs: NodeSpec[], transport: Transport, o: GatherOptions): Promise<NodeFacts[]> {
   return Promise.all(
@@ -234,9 +253,8 @@ async function probeAll(specs: NodeSpec[], transport: Transport, o: GatherOption
         const conn = await transport.connect(spec);
         return await probeNode(spec, conn, o);
       } catch (err) {
-        if (!isConnectError(err)) throw err;
-        const f = unreachableFacts(spec, err.message, Date.now() - t0);
-        if (err instanceof HostKeyError) f.refused = { message: err.message, hint: err.hint ?? '' };
+        const f = probeFailureFacts(spec, err, Date.now() - t0);
+        if (!f) throw err;
         return f;
       }
     }),

@@ -55,15 +55,27 @@ function forwardOut(jump: SshClient, host: string, port: number): Promise<Duplex
 class ProxySocket extends Duplex {
   /** the last of what the command said on stderr, for messages */
   stderr = '';
+  /** true once the command passed on its first bytes (the host's SSH banner); false when it ended first */
+  readonly spoke: Promise<boolean>;
   constructor(private readonly child: ChildProcessWithoutNullStreams) {
     super();
+    let said: (yes: boolean) => void = () => undefined;
+    this.spoke = new Promise((res) => (said = res));
     child.stdout.on('data', (d: Buffer) => {
+      said(true);
       if (!this.push(d)) child.stdout.pause();
     });
-    child.stdout.on('end', () => this.push(null));
+    child.stdout.on('end', () => {
+      said(false);
+      this.push(null);
+    });
     child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString('utf8')).slice(-2000)));
     child.stdin.on('error', (e) => this.destroy(e));
-    child.on('error', (e) => this.destroy(e));
+    child.on('error', (e) => {
+      said(false);
+      this.destroy(e);
+    });
+    child.on('exit', () => said(false));
   }
   override _read(): void {
     this.child.stdout.resume();
@@ -152,6 +164,17 @@ export async function openSocket(node: string, ep: Endpoint, o: Resolved, jumps:
     const sock = proxySocket(ep.proxyCommand);
     // a command that fails at once (not found, refused) says why on stderr: messages quote it
     errs.proxyOutput = () => sock.stderr.trim();
+    // the command's own way to the host (often an ssh login to a bastion) gets the connect timeout of its
+    // own, as each jump host of a chain does; the handshake with the host gets it once the host's banner
+    // came through. One budget for both logins timed out on a loaded bastion and logged in again.
+    let timer: NodeJS.Timeout | undefined;
+    const spoke = await Promise.race([sock.spoke, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), ep.connectTimeout * 1000)))]);
+    clearTimeout(timer);
+    if (spoke === 'timeout') {
+      sock.destroy();
+      throw errs.fail('timeout', `the ProxyCommand passed nothing from ${ep.host}:${ep.port} within ${ep.connectTimeout} s`, 'run the ProxyCommand by hand to see where it waits, or raise ssh.connectTimeout');
+    }
+    // a command that ended without a word: the handshake reports it with what the command said
     return sock;
   }
   return undefined;

@@ -95,15 +95,20 @@ test('inventory show: the chain and the ProxyCommand as ssh resolves them', asyn
 
 test('status reaches every node: two through the two-hop chain, one through the ProxyCommand', async () => {
   const before = { hop1: hop1.acceptedLogins(), hop2: hop2.acceptedLogins() };
-  const r = await runCli(['status', '--json', '-i', inventory], ENV());
+  const r = await runCli(['status', '--json', '--log-level', 'debug', '-i', inventory], ENV());
   expect(r.code).toBe(0);
   const facts = JSON.parse(r.stdout) as ClusterFacts;
   expect(facts.assessment.verdict).toBe('healthy');
   expect(facts.nodes.map((n) => [n.name, n.reachable])).toEqual(lab.nodes.map((n) => [n.name, true]));
   // hop2 is only on the chain: one login (shared by both nodes behind it); hop1 carries the chain's
-  // login to hop2 and the ProxyCommand's own ssh
-  expect(hop2.acceptedLogins() - before.hop2).toBe(1);
-  expect(hop1.acceptedLogins() - before.hop1).toBe(2);
+  // login to hop2 and the ProxyCommand's own ssh. One connection per node and per hop: no attempt
+  // failed and none was made again (on a mismatch, the run's own log says which one and why).
+  const connections = r.stderr.split('\n').filter((l) => /^\S+ \w+ +\S+: (connected|connection attempt failed|connection lost)\b/.test(l));
+  expect({ hop2: hop2.acceptedLogins() - before.hop2, hop1: hop1.acceptedLogins() - before.hop1, connections }).toEqual({
+    hop2: 1,
+    hop1: 2,
+    connections: lab.nodes.map(() => expect.stringMatching(/: connected \(.*reconnect=false/)),
+  });
 }, T);
 
 test('a hop whose key is not in known_hosts is refused as the jump host, and nothing behind it is logged into', async () => {
