@@ -109,8 +109,8 @@ export function estimate(i: CostInputs): CostEstimate {
   const faster = allMs < rejoinMs ? 'restore-all' : 'rejoin';
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const joinWord = catchUp > ADD_RULE_MS ? `a catch-up of ${s(catchUp)} at ${mibs(peerRate)} over the peer link` : `etcd's ${s(ADD_RULE_MS)} rule before a member add (the catch-up of ${s(catchUp)} runs within it)`;
-  const rejoinSide = `${others} joins one after the other, each decided by ${joinWord}: ${s(joins)}`;
-  const allSide = `${others} sends of the ${mib(db)} db out of the bastion at ${mibs(rate)}, alongside its copy in: ${s(transfer)}`;
+  const rejoinSide = others > 1 ? `${others} joins one after the other, each decided by ${joinWord}: ${s(joins)}` : `one join, its catch-up of ${s(catchUp)} at ${mibs(peerRate)}: ${s(joins)}`;
+  const allSide = `${others > 1 ? `${others} sends` : 'one send'} of the ${mib(db)} db out of the bastion at ${mibs(rate)}, alongside its copy in: ${s(transfer)}`;
   const why =
     others === 0
       ? 'one member: both are one restore and one election; rejoin moves no db'

@@ -64,6 +64,7 @@ describe('cost model', () => {
   it('the first add waits for nothing: with 2 members rejoin joins once, the catch-up and a promote', () => {
     const e = estimate({ ...base, members: 2, peer: rate(100) });
     expect(e.rejoin.parts.joins).toBeCloseTo(200 + JOIN_FIXED_MS, -1);
+    expect(e.why).toMatch(/one send of the 20 MiB db .* against one join, its catch-up of 0\.2 s at 100 MiB\/s: 1\.2 s$/);
   });
 
   it('restore-all: the sends overlap the copy in, so the bastion link carries (members - 1) copies at once', () => {
