@@ -19,7 +19,7 @@ import { ExitError, RefusedError, EXIT } from '../util/errors.js';
 import { BastionWriteError } from '../util/bastion-fs.js';
 import type { Logger } from '../util/log.js';
 import { EventStream } from './events.js';
-import { handlerFor, settleCopies } from './handlers/index.js';
+import { handlerFor, isCopyFailure, settleCopies } from './handlers/index.js';
 import type { ProgressSink } from './progress.js';
 import { fallBack, joinFailure, rollbackJoin } from './rollback.js';
 import type { JournalEvent, RunDir } from './rundir.js';
@@ -101,7 +101,8 @@ export class Executor {
             await rollbackJoin(ctx, step.join, step);
             throw joinFailure(state.plan, step, err);
           }
-          if (step.allAtOnce && state.plan.fallback && !this.d.interrupted?.()) {
+          // the bastion's own copy failing is no member's fault: the members are left as they are, and resume copies again
+          if (step.allAtOnce && state.plan.fallback && !this.d.interrupted?.() && !isCopyFailure(err)) {
             state.plan = await fallBack(ctx, step, err);
             i = state.plan.steps.findIndex((s) => !done.has(s.id) && !results.some((r) => r.id === s.id)) - 1;
             continue;

@@ -5,12 +5,23 @@
  * nodes; a resumed run starts from a new state (the baseline is read back from the journal).
  */
 import type { Plan } from '../plan/types.js';
+import type { GrowingFile } from '../util/growing-file.js';
 
 export interface DbCopy {
   bytes: number;
   sha256: string;
   ms: number;
   endedAt: number;
+}
+
+/** A copy an `alongside` backup step started and this process has not awaited yet. */
+export interface CopyInFlight {
+  step: string;
+  done: Promise<DbCopy>;
+  /** the file its current attempt writes, once there is one: a send can follow it (see sendDb) */
+  file?: GrowingFile;
+  /** settles with the first attempt's file, or with nothing once the copy ended without one */
+  firstFile: Promise<GrowingFile | undefined>;
 }
 
 export interface RunState {
@@ -23,7 +34,7 @@ export interface RunState {
   /** a serve check run in the background right after a promote, read by that member's wait step */
   readonly serveSeen: Map<string, Promise<{ word: string; at: number }>>;
   /** db copies to the bastion that `alongside` backup steps of this process started, by local path */
-  readonly copies: Map<string, { step: string; done: Promise<DbCopy> }>;
+  readonly copies: Map<string, CopyInFlight>;
 }
 
 export function newRunState(plan: Plan, baseline?: { count: number; revision: number }): RunState {

@@ -17,7 +17,7 @@ import {
   lockScript,
   moveAsideScript,
   publishCommands,
-  receiveDbScript,
+  commitDbScript, receiveDbScript,
   restoreScript,
   startScript,
   stopScript,
@@ -313,15 +313,19 @@ export class StepBuilder {
     this.add(memberRemoveStep(via, m.name, peerUrl(m), `remove-${m.name}`, 'remove', why));
   }
 
-  /** restore-all: the bastion's copy of the db sent to every node of `to` at once. */
-  sendDb(localPath: string, to: { node: string; path: string }[], why: string): void {
+  /** restore-all: the bastion's copy of `from`'s db sent to every node of `to` at once, as it is made. */
+  sendDb(localPath: string, from: { node: string; remoteDb: string }, to: { node: string; path: string }[], why: string): void {
     this.add({
       slug: 'send-db',
       phase: 'restore',
       nodes: to.map((t) => t.node),
       allAtOnce: true,
-      action: { type: 'send-db', localPath, to },
-      commands: to.map((t) => `# ${t.node}: ${localPath} streamed from the bastion\n${receiveDbScript(t.path, '<sha256 of the copy>')}`),
+      action: { type: 'send-db', localPath, to, from },
+      commands: to.map(
+        (t) =>
+          `# ${t.node}: ${localPath} streamed from the bastion as it is copied there\n${receiveDbScript(t.path)}\n` +
+          `# once the sha256 printed matches the bastion's copy:\n${commitDbScript(t.path, '<bytes of the copy>')}`,
+      ),
       why,
     });
   }

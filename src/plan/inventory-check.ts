@@ -96,6 +96,12 @@ export function planInventoryProblems(plan: Plan, inventory: Inventory): string[
           const n = spec.get(t.node);
           if (n && t.path !== sentDbPath(n, plan.runId)) out.push(`${at}.to[${k}].path: ${JSON.stringify(t.path)} is not ${n.name}'s copy of the db ${sentDbPath(n, plan.runId)}`);
         });
+        if (a.from) {
+          known('from.node', a.from.node);
+          const n = spec.get(a.from.node);
+          if (n && !asidePath(n, a.from.remoteDb)) out.push(`${at}.from.remoteDb: ${JSON.stringify(a.from.remoteDb)} is not a db set aside beside ${n.name}'s data dir ${n.etcd.dataDir}`);
+          if (n && a.localPath !== backupPath(n.name)) out.push(`${at}.localPath: ${JSON.stringify(a.localPath)} is not the run's backup path of ${n.name}, whose db it copies`);
+        }
         break;
       }
       case 'restore-all':

@@ -118,8 +118,9 @@ export function restoreAllRefusal(ctx: PlanContext, intent: RecoverIntent, rejoi
 /** The restore-all plan: rejoin's checks and first steps, then every member restored and started at once. */
 export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
   const { runId, inventory, facts } = ctx;
-  // the copy to the bastion ends before anything is restored: it is what every member restores from
-  const base = planRecover(ctx, { ...intent, strategy: 'rejoin', backupBeforeRestore: true });
+  // the copy to the bastion runs alongside: the sends follow it as it is written, and every member's
+  // copy is put in place only once it matches the complete copy's sha256
+  const base = planRecover(ctx, { ...intent, strategy: 'rejoin', backupBeforeRestore: false });
   const cut = base.steps.findIndex((s) => s.action.type === 'backup-db');
   const backup = base.steps[cut]!.action as Extract<Step['action'], { type: 'backup-db' }>;
   const pre = base.steps.slice(0, cut + 1);
@@ -136,10 +137,12 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
   if (to.length) {
     b.sendDb(
       backup.localPath,
+      { node: survivor.name, remoteDb: backup.remoteDb },
       to,
-      `every member restores the survivor's db: the bastion's copy (checked by its sha256) goes to ${others.map((m) => m.name).join(', ')} at once, each copy checked by its sha256 there`,
+      `every member restores the survivor's db: the bastion's copy goes to ${others.map((m) => m.name).join(', ')} at once as it is made, each copy hashed there and put in place once it matches the complete copy's sha256`,
     );
   }
+  b.backupWait(survivor, backup.remoteDb, backup.localPath);
   const restore = {
     tool,
     initialCluster: initialCluster(members),

@@ -357,6 +357,9 @@ export function fileSizeScript(path: string): string {
   return `stat -L -c %s -- ${q(path)}`;
 }
 
+/** Moves the file in shell variable f aside to a name of its own (`<f>.mismatch.<time>[.<k>]`), never over another. */
+const MOVE_MISMATCH_ASIDE = 'm="$f.mismatch.$(date +%s)"; k=0; while [ -e "$m" ]; do k=$((k + 1)); m="$f.mismatch.$(date +%s).$k"; done; mv "$f" "$m"';
+
 /**
  * restore-all: is the copy of the db a member restores from already there, whole (its sha256 matches)?
  * `etcd-dr:already` or `etcd-dr:missing`; a copy that does not match is set aside, never reused or deleted.
@@ -367,25 +370,45 @@ export function sentDbCheckScript(dst: string, sha256: string): string {
     `f=${q(dst)}`,
     'if [ ! -e "$f" ]; then echo etcd-dr:missing; exit 0; fi',
     `if [ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(sha256)} ]; then echo etcd-dr:already; exit 0; fi`,
-    'mv "$f" "$f.mismatch.$(date +%s)"',
+    MOVE_MISMATCH_ASIDE,
     'echo etcd-dr:missing',
   ].join('\n');
 }
 
 /**
- * restore-all: receive the survivor's db on stdin into a private temp file beside `dst`, check its sha256,
- * make it durable, then rename it into place: a copy cut short never stands where a restore would read it.
+ * restore-all: receive the survivor's db on stdin into a private temp file beside `dst`, hashing it as
+ * it is written (the bastion may still be copying it from the survivor, so the sha256 to match is not
+ * known yet), make it durable, and say what was written: `etcd-dr:received <sha256> <bytes>`. The file
+ * stays a temp file until commitDbScript renames it into place once the bastion's sha256 matched it: a
+ * copy cut short or wrong never stands where a restore would read it. A failed write leaves the file
+ * short, which its size says.
  */
-export function receiveDbScript(dst: string, sha256: string): string {
+export function receiveDbScript(dst: string): string {
   return [
     HEAD,
     'umask 077',
-    `f=${q(dst)}; part=${q(`${dst}.part`)}`,
-    'mkdir -p "$(dirname "$f")"',
-    'cat > "$part"',
-    'got=$(sha256sum "$part" | cut -d" " -f1)',
-    `if [ "$got" != ${q(sha256)} ]; then echo "etcd-dr:copy-mismatch $part has sha256 $got, the bastion's copy ${sha256}" >&2; exit 1; fi`,
+    `part=${q(`${dst}.part`)}`,
+    'mkdir -p "$(dirname "$part")"',
+    'got=$(tee "$part" | sha256sum | cut -d" " -f1)',
+    'size=$(stat -c %s "$part") || exit 1',
     'sync "$part" 2>/dev/null || true',
+    'echo "etcd-dr:received $got $size"',
+  ].join('\n');
+}
+
+/**
+ * restore-all: the received copy (receiveDbScript's temp file, whose sha256 matched the bastion's copy)
+ * renamed into place, durably. A file already at `dst` is moved aside, never deleted. Run again after
+ * the rename, it finds the copy in place: `etcd-dr:already`.
+ */
+export function commitDbScript(dst: string, bytes: number | string): string {
+  const n = q(String(bytes));
+  return [
+    HEAD,
+    `f=${q(dst)}; part=${q(`${dst}.part`)}`,
+    `if [ ! -e "$part" ] && [ "$(stat -c %s "$f" 2>/dev/null)" = ${n} ]; then echo etcd-dr:already; exit 0; fi`,
+    `if [ "$(stat -c %s "$part" 2>/dev/null)" != ${n} ]; then echo "etcd-dr:copy-mismatch $part is not the "${n}" bytes received" >&2; exit 1; fi`,
+    `if [ -e "$f" ]; then ${MOVE_MISMATCH_ASIDE}; fi`,
     'mv -f "$part" "$f"',
     'sync "$(dirname "$f")" 2>/dev/null || true',
     'echo etcd-dr:done',

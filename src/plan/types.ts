@@ -95,10 +95,12 @@ export type Action =
       inside?: boolean;
     }
   /**
-   * restore-all: the bastion's copy of the survivor's db (`localPath`, checked against the sha256 written
-   * beside it) streamed to every member of `to` at once, each copy checked by its sha256 on the node
+   * restore-all: the bastion's copy of the survivor's db (`localPath`) streamed to every member of `to` at
+   * once, while the bastion's copy is still being made when it is; each member's copy is hashed on the node
+   * and put in place only once it matches the sha256 of the bastion's complete copy. `from` is the db that
+   * copy is made of: copied again when a resumed run finds no complete copy on the bastion.
    */
-  | { type: 'send-db'; localPath: string; to: { node: string; path: string }[] }
+  | { type: 'send-db'; localPath: string; to: { node: string; path: string }[]; from?: { node: string; remoteDb: string } }
   /** restore-all: every member restores its copy of the db at once, one token, the full initial cluster */
   | {
       type: 'restore-all';

@@ -135,7 +135,11 @@ export class SshConnection implements NodeConnection {
     const become = opts.become ?? this.spec.ssh.become;
     const command = buildCommand({ argv: ['cat', '--', remotePath] }, become);
     const execOpts: ExecOptions = { retryOnDisconnect: true, ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}) };
-    const { result, sink } = await this.run(command, execOpts, become, () => FileSink.create(localPath));
+    const { result, sink } = await this.run(command, execOpts, become, async () => {
+      const s = await FileSink.create(localPath);
+      opts.onFile?.(s);
+      return s;
+    });
     if (!sink) throw new ApplyError(`${this.node}: downloading ${remotePath} produced no file`);
     if (result.code !== 0) {
       await sink.discard();

@@ -4,9 +4,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ftruncate as ftruncateFd, close as fsClose, createWriteStream, fsync as fsFsync, open as fsOpen, type WriteStream } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import { chmod, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import type { GrowingFile } from '../util/growing-file.js';
 
 const openFd = promisify(fsOpen);
 const fsyncFd = promisify(fsFsync);
@@ -17,8 +19,12 @@ const closeFd = promisify(fsClose);
  * it is written. The temp files an earlier, interrupted download to the same destination left (a killed
  * process cannot discard its own) are removed first: one destination has one download at a time.
  */
-export class FileSink {
+export class FileSink implements GrowingFile {
   bytes = 0;
+  /** bytes the file holds so far (writes that completed), for a reader following it */
+  written = 0;
+  state: GrowingFile['state'] = 'writing';
+  private readonly changes = new EventEmitter();
   private readonly hash = createHash('sha256');
   private fdOpen = true;
   /** the first failed write (a full disk): the rest of the stream is read and dropped, commit throws it */
@@ -29,7 +35,24 @@ export class FileSink {
     private readonly fd: number,
     private readonly ws: WriteStream,
     readonly tmp: string,
-  ) {}
+    readonly finalPath: string,
+  ) {
+    this.changes.setMaxListeners(0);
+  }
+
+  get path(): string {
+    return this.tmp;
+  }
+
+  watch(cb: () => void): () => void {
+    this.changes.on('change', cb);
+    return () => this.changes.off('change', cb);
+  }
+
+  private changed(state?: GrowingFile['state']): void {
+    if (state) this.state = state;
+    this.changes.emit('change');
+  }
 
   static async create(localPath: string): Promise<FileSink> {
     const dir = dirname(localPath);
@@ -38,7 +61,7 @@ export class FileSink {
     await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => undefined)));
     const tmp = join(dir, `${prefix}${randomBytes(6).toString('hex')}.part`);
     const fd = await openFd(tmp, 'wx', 0o600);
-    const sink = new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp);
+    const sink = new FileSink(fd, createWriteStream('', { fd, autoClose: false }), tmp, localPath);
     // a write error (ENOSPC) is kept and reported by commit, never an unhandled 'error' event
     sink.ws.on('error', (e: NodeJS.ErrnoException) => {
       if (sink.failed) return;
@@ -54,7 +77,11 @@ export class FileSink {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     if (this.failed || this.ws.destroyed) return true;
-    return this.ws.write(chunk);
+    return this.ws.write(chunk, (err) => {
+      if (err || this.failed) return;
+      this.written += chunk.length;
+      this.changed();
+    });
   }
 
   onDrain(cb: () => void): void {
@@ -99,10 +126,12 @@ export class FileSink {
     } finally {
       await closeFd(dirFd);
     }
+    this.changed('complete');
     return { bytes: this.bytes, sha256: this.hash.digest('hex') };
   }
 
   async discard(): Promise<void> {
+    this.changed('discarded');
     await this.flush().catch(() => {});
     await this.closeFd().catch(() => {});
     await unlink(this.tmp).catch(() => {});

@@ -26,4 +26,4 @@ export {
 } from './errors.js';
 export { JumpConnections, SshConnection, connectNode, type ConnectOptions, type ConnectionEvent, type ExecEvent } from './connection.js';
 export { Transport, openConnections } from './transport.js';
-export type { DownloadOptions, ExecOptions, ExecResult, NodeConnection } from './types.js';
+export type { DownloadOptions, ExecOptions, ExecResult, GrowingFile, NodeConnection } from './types.js';

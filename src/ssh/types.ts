@@ -1,3 +1,5 @@
+import type { GrowingFile } from '../util/growing-file.js';
+
 /** The result of one remote command. Failure is decided by `code`, never by stderr having text. */
 export interface ExecResult {
   /** the command as sent (already quoted), with secrets scrubbed */
@@ -39,6 +41,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
 }
 
+export type { GrowingFile };
+
 export interface DownloadOptions {
   /** mode of the local file (default 0o600); it is created 0600 and changed only once complete */
   mode?: number;
@@ -46,7 +50,10 @@ export interface DownloadOptions {
   timeout?: number;
   /** read the file through `sudo -n` (default: the node's `become`) */
   become?: boolean;
+  /** told of each attempt's file as it is written, so a reader can follow it (see GrowingFile) */
+  onFile?: (f: GrowingFile) => void;
 }
+
 
 /** One open SSH connection to one node, reused for every command of a run. */
 export interface NodeConnection {

@@ -166,7 +166,13 @@ describe.each([
     expect(plan.strategy?.name).toBe('restore-all');
     expect(journal.at(-1)).toMatchObject({ event: 'run-end', outcome: 'done' });
     const ran = new Set(journal.flatMap((e) => (e.event === 'step-done' ? [plan.steps.find((x) => x.id === e.step)!.action.type] : [])));
-    expect(ran).toEqual(new Set(['lock', 'stop-etcd', 'move-data-dir', 'backup-db', 'send-db', 'restore-all', 'start-all', 'verify', 'unlock']));
+    expect(ran).toEqual(new Set(['lock', 'stop-etcd', 'move-data-dir', 'backup-db', 'send-db', 'backup-wait', 'restore-all', 'start-all', 'verify', 'unlock']));
+    // the members received the db while the bastion copied it: the send started before the copy ended
+    const send = plan.steps.find((x) => x.action.type === 'send-db')!.id;
+    const sendStart = journal.find((e) => e.event === 'step-start' && e.step === send)!;
+    const copied = journal.find((e) => e.event === 'command' && e.command.startsWith('download '))!;
+    expect(Date.parse(sendStart.t)).toBeLessThan(Date.parse(copied.t));
+    expect(journal.find((e) => e.event === 'step-done' && e.step === send)).toMatchObject({ data: { followed: true } });
     // every other member got the bastion's copy, byte for byte, and keeps it beside its data dir
     const sha = readFileSync(`${(plan.steps.find((x) => x.action.type === 'backup-db')!.action as { localPath: string }).localPath}.sha256`, 'utf8').split(' ')[0];
     for (const n of ['etcd2', 'etcd3']) {
@@ -233,6 +239,42 @@ describe.each([
     expect((JSON.parse(readFileSync(json, 'utf8')) as { strategy?: string; pass: boolean })).toMatchObject({ pass: true, strategy: 'restore-all (--strategy)' });
     expect(readFileSync(md, 'utf8')).toContain('strategy **restore-all (--strategy)**');
     expect((await membersOf(lab, 'etcd1')).every((m) => m.started && !m.isLearner)).toBe(true);
+  }, T);
+
+  it('a run killed while it sends the db on as the bastion copies it is finished by `resume`: the copy made again, no cut copy put in place', async () => {
+    const before = await keysOf(lab, 'etcd1');
+    await breakAllDown(lab);
+    const state = tempDir();
+    const id = await killAt(['recover', '-i', lab.inventoryPath, '--state-dir', state, '--strategy', 'restore-all', '--yes'], state, /"step-start","step":"\d+-send-db"/);
+    const cut = readFileSync(join(state, 'runs', id, 'journal.jsonl'), 'utf8');
+    expect(cut).not.toMatch(/"run-end"/);
+    expect(cut).not.toMatch(/"step-done","step":"\d+-send-db"/);
+    // no member holds a copy in place yet: at most the temp file the cut receive wrote
+    for (const n of ['etcd2', 'etcd3']) {
+      const placed = await labExec(lab, n, ['sh', '-c', `test -e /var/lib/etcd.etcd-dr-${id}-db && echo placed || echo none`]);
+      expect(placed.stdout.trim()).toBe('none');
+    }
+    const r = await runCli(['resume', id, '-i', lab.inventoryPath, '--state-dir', state, '--json']);
+    expect(r.code).toBe(0);
+    await expectRecovered(lab, before, id, ['etcd1', 'etcd2', 'etcd3']);
+    const { journal, plan } = runFiles(join(state, 'runs', id));
+    expect(plan.strategy?.name).toBe('restore-all');
+    const backup = plan.steps.find((x) => x.action.type === 'backup-db')!.action as { localPath: string };
+    const sha = readFileSync(`${backup.localPath}.sha256`, 'utf8').split(' ')[0]!;
+    expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    for (const n of ['etcd2', 'etcd3']) {
+      const got = await labExec(lab, n, ['sha256sum', `/var/lib/etcd.etcd-dr-${id}-db`]);
+      expect(got.stdout.split(' ')[0]).toBe(sha);
+      const part = await labExec(lab, n, ['sh', '-c', `test -e /var/lib/etcd.etcd-dr-${id}-db.part && echo left || echo gone`]);
+      expect(part.stdout.trim()).toBe('gone');
+    }
+    const send = plan.steps.find((x) => x.action.type === 'send-db')!.id;
+    table.add({
+      fault: `etcd ${version}: SIGKILL of \`recover --strategy restore-all\` once step ${send} (the db sent on to the members while the bastion copies it) has started`,
+      expected: 'no member has a copy in place; `resume` makes the bastion\'s copy again (the cut one has no sha256), sends it, puts each member\'s copy in place once its sha256 matches, and finishes as restore-all with every key',
+      seen: `journal: no run-end and no ${send} done after the kill, no copy in place on etcd2/etcd3; resume exit ${r.code}, ${journal.filter((e) => e.event === 'step-start' && e.step === send).length} start(s) of ${send}; each member's copy has the bastion's sha256, no temp file left; 3 voting members, 0 of ${before.size} keys lost or changed, hashkv equal`,
+      pass: true,
+    });
   }, T);
 
   it('a run killed during the restore-all steps is finished by `resume`', async () => {

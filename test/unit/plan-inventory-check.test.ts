@@ -78,6 +78,9 @@ const cases: [string, Edit, RegExp, Make?][] = [
   ['send-db to the copy name of another run', (p) => (to(p, 0).path = '/var/lib/etcd.etcd-dr-20261205T230000Z-bbbb-db'), /\.to\[0\]\.path: .* is not etcd1's copy of the db/, RA],
   ['send-db to a path climbing out', (p) => (to(p, 0).path = `/var/lib/etcd.etcd-dr-${RUN}-db/../../../../etc/passwd`), /\.to\[0\]\.path: .* is not etcd1's copy of the db/, RA],
   ['send-db of another bastion file', (p) => (step(p, 'send-db').localPath = '/root/.ssh/id_ed25519'), /send-db\).action\.localPath: "\/root\/.ssh\/id_ed25519" is not the run's backup path/, RA],
+  ['send-db copying the db of a node the inventory lacks', (p) => ((step(p, 'send-db').from as Record<string, unknown>).node = 'etcd9'), /send-db\).action\.from\.node: "etcd9" is not a node of the inventory/, RA],
+  ['send-db copying a file that is no db set aside', (p) => ((step(p, 'send-db').from as Record<string, unknown>).remoteDb = '/etc/shadow'), /send-db\).action\.from\.remoteDb: "\/etc\/shadow" is not a db set aside beside/, RA],
+  ['send-db copying another node\'s db to this backup path', (p) => ((step(p, 'send-db').from as Record<string, unknown>).node = 'etcd1'), /send-db\).action\.(from\.remoteDb|localPath): /, RA],
   ['send-db with its list of the wrong type', (p) => (step(p, 'send-db').to = 'etcd1'), /send-db\).action: malformed/, RA],
   // restore-all: every member's restore
   ['restore-all of a member the inventory lacks', (p) => (member(p, 'etcd1').node = 'etcd9'), /restore-all\).action\.members\[0\]\.node: "etcd9" is not a node of the inventory/, RA],

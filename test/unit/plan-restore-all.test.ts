@@ -2,7 +2,7 @@ import type { NodeFacts } from '../../src/facts/types.js';
 import { checkExclude } from '../../src/plan/exclude.js';
 import { planRecovery, sentDbPath } from '../../src/plan/restore-all.js';
 import { renderPlan } from '../../src/plan/render.js';
-import { receiveDbScript, sentDbCheckScript } from '../../src/plan/scripts.js';
+import { commitDbScript, receiveDbScript, sentDbCheckScript } from '../../src/plan/scripts.js';
 import type { Plan, RecoverIntent } from '../../src/plan/types.js';
 import { clusterFacts, inventory, node, nodeSpec, type NodeOpts } from '../support/facts.js';
 import { planContext, refusal, RUN, runSh, stepsOf } from '../support/plan-helpers.js';
@@ -27,7 +27,7 @@ const plan = (nodes: NodeFacts[], over: Partial<RecoverIntent> = {}): Plan => pl
 const outline = (p: Plan) => p.steps.map((s) => `${s.action.type} ${s.node ?? (s.nodes ?? []).join(',')}`);
 
 describe('planRecovery: restore-all', () => {
-  it('lock, stop, move aside, copy to the bastion first, then send, restore, env files and start on every member at once; verify, unlock', () => {
+  it('lock, stop, move aside, the copy to the bastion started and sent on as it is made, restore, env files and start on every member at once; verify, unlock', () => {
     // env files that still name an older membership: each is rewritten (an env file already right is left alone)
     const p = plan(stopped({ envCluster: [1, 2] }), { strategy: 'restore-all' });
     expect(p.strategy).toMatchObject({ name: 'restore-all', chosenBy: 'flag' });
@@ -39,6 +39,7 @@ describe('planRecovery: restore-all', () => {
       'move-data-dir etcd3',
       'backup-db etcd2',
       'send-db etcd1,etcd3',
+      'backup-wait etcd2',
       'restore-all etcd1,etcd2,etcd3',
       'write-env etcd1',
       'write-env etcd2',
@@ -48,7 +49,9 @@ describe('planRecovery: restore-all', () => {
       'unlock etcd1,etcd2,etcd3',
     ]);
     expect(p.steps.map((s) => s.id)).toEqual([...new Set(p.steps.map((s) => s.id))]);
-    expect(stepsOf(p, 'backup-db')[0]!.action.alongside).toBeUndefined();
+    expect(stepsOf(p, 'backup-db')[0]!.action.alongside).toBe(true);
+    // the send knows the db the copy is made of: a resumed run without the copy makes it again
+    expect(stepsOf(p, 'send-db')[0]!.action.from).toEqual({ node: 'etcd2', remoteDb: stepsOf(p, 'backup-db')[0]!.action.remoteDb });
     expect(p.steps.filter((s) => s.allAtOnce).map((s) => s.action.type)).toEqual(['send-db', 'restore-all', 'write-env', 'write-env', 'write-env', 'start-all']);
   });
 
@@ -79,9 +82,9 @@ describe('planRecovery: restore-all', () => {
     const fb = p.fallback!;
     expect(fb.map((s) => s.action.type)).toEqual([
       'restore-db', 'write-env', 'start-etcd', 'member-add', 'write-env', 'start-etcd', 'promote', 'member-add', 'write-env', 'start-etcd', 'promote',
-      'wait-healthy', 'wait-healthy', 'write-env', 'write-env', 'write-env', 'verify', 'unlock',
+      'wait-healthy', 'wait-healthy', 'write-env', 'write-env', 'write-env', 'backup-wait', 'verify', 'unlock',
     ]);
-    expect(fb.map((s) => s.id).slice(0, 2)).toEqual(['12-fb-restore-etcd2', '13-fb-env-etcd2']);
+    expect(fb.map((s) => s.id).slice(0, 2)).toEqual(['13-fb-restore-etcd2', '14-fb-env-etcd2']);
     const ids = [...p.steps, ...fb].map((s) => s.id);
     expect(new Set(ids).size).toBe(ids.length);
     const r = stepsOf({ ...p, steps: fb }, 'restore-db')[0]!;
@@ -143,24 +146,41 @@ describe('planRecovery: restore-all', () => {
 });
 
 describe('the copy scripts', () => {
-  it('receive: checks the sha256 before the rename; check: already when whole, a wrong copy set aside', () => {
+  it('receive: writes a temp file and says its sha256 and size; commit: puts it in place, moves a file there aside; check: already when whole', () => {
     const dir = mkdtempSync(join(tmpdir(), 'etcd-dr-recv-'));
     const dst = join(dir, 'db');
     const body = Buffer.from('the db bytes\n');
     const sha = createHash('sha256').update(body).digest('hex');
-    const recv = (data: Buffer, s: string) => spawnSync('sh', ['-c', receiveDbScript(dst, s)], { input: data, encoding: 'utf8' });
-    const bad = recv(Buffer.from('short'), sha);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/etcd-dr:copy-mismatch/);
+    const recv = (data: Buffer) => spawnSync('sh', ['-c', receiveDbScript(dst)], { input: data, encoding: 'utf8' });
+    const commit = (bytes: number) => spawnSync('sh', ['-c', commitDbScript(dst, bytes)], { encoding: 'utf8' });
+    // a short copy: what was written is said, nothing stands at dst, and the commit of the bastion's size refuses
+    const short = recv(Buffer.from('short'));
+    expect(short.status).toBe(0);
+    expect(short.stdout.trim()).toBe(`etcd-dr:received ${createHash('sha256').update('short').digest('hex')} 5`);
+    expect(existsSync(dst)).toBe(false);
+    const refused = commit(body.length);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/etcd-dr:copy-mismatch/);
     expect(existsSync(dst)).toBe(false);
     expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:missing');
-    const ok = recv(body, sha);
-    expect(ok.status).toBe(0);
+    // the whole copy: received over the short one, committed, found in place after
+    const ok = recv(body);
+    expect(ok.stdout.trim()).toBe(`etcd-dr:received ${sha} ${body.length}`);
+    expect(existsSync(dst)).toBe(false);
+    expect(commit(body.length).stdout.trim()).toBe('etcd-dr:done');
     expect(readFileSync(dst)).toEqual(body);
+    expect(existsSync(`${dst}.part`)).toBe(false);
+    expect(commit(body.length).stdout.trim()).toBe('etcd-dr:already');
     expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:already');
+    // a file already at dst is moved aside by a commit, never deleted
+    recv(body);
+    writeFileSync(dst, 'older');
+    expect(commit(body.length).stdout.trim()).toBe('etcd-dr:done');
+    expect(readFileSync(dst)).toEqual(body);
+    expect(readdirSync(dir).filter((f) => f.startsWith('db.mismatch.')).map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(['older']);
     writeFileSync(dst, 'changed');
     expect(runSh(sentDbCheckScript(dst, sha)).out).toBe('etcd-dr:missing');
-    expect(readdirSync(dir).some((f) => f.startsWith('db.mismatch.'))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('db.mismatch.')).length).toBe(2);
   });
 });
 

@@ -13,6 +13,7 @@ import { sha256OfFile } from '../../util/hash.js';
 import { checkRoomForCopy } from '../backup-room.js';
 import type { EventStream } from '../events.js';
 import { ensurePrivateDir, writePrivateFile } from '../rundir.js';
+import type { GrowingFile } from '../../util/growing-file.js';
 import type { DbCopy, RunState } from '../run-state.js';
 import type { Handler, StepContext } from '../step-context.js';
 import { nodeOf } from './common.js';
@@ -23,10 +24,21 @@ export const backupDb: Handler<Extract<Action, { type: 'backup-db' }>> = async (
     const r = await copyDb(ctx, c, step, a.remoteDb, a.localPath);
     return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256 } };
   }
-  const done = copyDb(ctx, c, step, a.remoteDb, a.localPath);
+  let first: (f: GrowingFile | undefined) => void = () => undefined;
+  const firstFile = new Promise<GrowingFile | undefined>((r) => (first = r));
+  // (called once the download has its file, after the entry below is set)
+  const onFile = (f: GrowingFile) => {
+    const entry = state.copies.get(a.localPath);
+    if (entry) entry.file = f;
+    first(f);
+  };
+  const done = copyDb(ctx, c, step, a.remoteDb, a.localPath, onFile);
   // awaited by the wait step, or by settleCopies when the run stops first: never left unhandled
-  done.catch(() => undefined);
-  state.copies.set(a.localPath, { step: step.id, done });
+  done.then(
+    () => first(undefined),
+    () => first(undefined),
+  );
+  state.copies.set(a.localPath, { step: step.id, done, firstFile });
   return { outcome: 'started', data: { localPath: a.localPath } };
 };
 
@@ -43,20 +55,47 @@ export const backupWait: Handler<Extract<Action, { type: 'backup-wait' }>> = asy
       data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, copyMs: r.ms, waitedMs: Date.now() - w0, alongside: inFlight.step, copyEndedAt: r.endedAt },
     };
   }
-  const earlier = await completeCopy(a.localPath);
-  if (earlier) return { outcome: 'already', data: { localPath: a.localPath, bytes: earlier.bytes, sha256: earlier.sha256 } };
-  // (the download removes the temp file a killed process's copy left)
-  const r = await copyDb(ctx, await ctx.conn(nodeOf(step)), step, a.remoteDb, a.localPath);
-  return { outcome: 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, copyMs: r.ms } };
+  const r = await copyOnBastion(ctx, step, nodeOf(step), a.remoteDb, a.localPath);
+  return { outcome: r.earlier ? 'already' : 'done', data: { localPath: a.localPath, bytes: r.bytes, sha256: r.sha256, ...(r.earlier ? {} : { copyMs: r.ms }) } };
 };
 
+/** Errors of the copy to the bastion itself, as a later step met them (see copyFailure). */
+const copyFailures = new WeakSet<object>();
+
+/**
+ * `p`, whose failure is marked as the bastion's copy failing: no member's fault, so a step that meets it
+ * fails the run as it is (resume makes the copy again) rather than setting the members back.
+ */
+export function copyFailure<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    if (err !== null && typeof err === 'object') copyFailures.add(err);
+    throw err;
+  });
+}
+
+export function isCopyFailure(err: unknown): boolean {
+  return err !== null && typeof err === 'object' && copyFailures.has(err);
+}
+
+/**
+ * The bastion's copy of `node`'s `remoteDb` when no copy of this process is in flight: the complete one an
+ * earlier process of the run made (`earlier`), else one made now.
+ */
+export async function copyOnBastion(ctx: StepContext, step: Step, node: string, remoteDb: string, localPath: string): Promise<{ bytes: number; sha256: string; ms: number; earlier: boolean }> {
+  const earlier = await completeCopy(localPath);
+  if (earlier) return { ...earlier, ms: 0, earlier: true };
+  // (the download removes the temp file a killed process's copy left)
+  const r = await copyDb(ctx, await ctx.conn(node), step, remoteDb, localPath);
+  return { ...r, earlier: false };
+}
+
 /** Streams the remote db into a 0600 file under a 0700 dir, writes its sha256 beside it, journals it. */
-async function copyDb(ctx: StepContext, c: NodeConnection, step: Step, remoteDb: string, localPath: string): Promise<DbCopy> {
+async function copyDb(ctx: StepContext, c: NodeConnection, step: Step, remoteDb: string, localPath: string, onFile?: (f: GrowingFile) => void): Promise<DbCopy> {
   const runId = ctx.plan.runId;
   ensurePrivateDir(dirname(localPath));
   await checkRoomForCopy(c, remoteDb, localPath, runId);
   const t0 = Date.now();
-  const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600 }).catch((err: unknown) => {
+  const { bytes, sha256 } = await c.download(remoteDb, localPath, { mode: 0o600, timeout: 3600, ...(onFile ? { onFile } : {}) }).catch((err: unknown) => {
     throw err instanceof BastionWriteError ? withCopyHint(err, runId, remoteDb) : err;
   });
   // the sha256 is what tells a complete copy from a cut one: written whole, after the copy

@@ -42,4 +42,4 @@ export function handlerFor(type: string): Handler<Action> | undefined {
   return Object.hasOwn(HANDLERS, type) ? (HANDLERS[type as Action['type']] as Handler<Action>) : undefined;
 }
 
-export { settleCopies } from './backup.js';
+export { isCopyFailure, settleCopies } from './backup.js';

@@ -4,39 +4,95 @@
  * acts, so a resumed run repeats it safely; nothing is deleted. When one of them fails, the run falls back
  * (see rollback.ts).
  */
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { receiveDbScript, restoreScript, RESTORE_TIMEOUT_S, sentDbCheckScript, startScript } from '../../plan/scripts.js';
-import type { Action } from '../../plan/types.js';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { commitDbScript, receiveDbScript, restoreScript, RESTORE_TIMEOUT_S, sentDbCheckScript, startScript } from '../../plan/scripts.js';
+import type { Action, Step } from '../../plan/types.js';
+import type { ExecResult } from '../../ssh/types.js';
 import { ApplyError } from '../../util/errors.js';
-import { statusWord, type Handler } from '../step-context.js';
+import { readGrowing, type GrowingFile } from '../../util/growing-file.js';
+import type { DbCopy, RunState } from '../run-state.js';
+import type { Handler, StepContext } from '../step-context.js';
+import { copyFailure, copyOnBastion } from './backup.js';
 import { keyCount, onEvery, waitServes } from './common.js';
 
-/** The sha256 written beside the bastion's copy once it was complete (the backup step's own record). */
-function recordedSha(localPath: string): string {
-  const f = `${localPath}.sha256`;
-  const sha = existsSync(f) ? (readFileSync(f, 'utf8').split(' ')[0] ?? '') : '';
-  if (!/^[0-9a-f]{64}$/.test(sha) || !existsSync(localPath)) {
-    throw new ApplyError(`the bastion's copy ${localPath} or its sha256 is missing`, 'the backup step makes it; resume the run so it runs again');
-  }
-  return sha;
+/** What a member wrote and hashed (receiveDbScript's last line). */
+function received(r: ExecResult): { sha256: string; bytes: number } | undefined {
+  const m = /^etcd-dr:received ([0-9a-f]{64}) (\d+)$/m.exec(r.stdout);
+  return m ? { sha256: m[1]!, bytes: Number(m[2]) } : undefined;
 }
 
-export const sendDb: Handler<Extract<Action, { type: 'send-db' }>> = async (ctx, _state, step, a) => {
-  const sha = recordedSha(a.localPath);
+/**
+ * The survivor's db to every other member at once. While this process is still copying it to the bastion
+ * (the backup step runs alongside), each member receives the copy as it is written; once the copy is
+ * complete its sha256 is known, and a member's copy is put in place only if it matches it. A member whose
+ * follow failed or did not match (the copy's download was cut and made anew) gets the complete copy. A
+ * resumed run, with no copy in flight, sends the complete copy on the bastion (made again if missing).
+ */
+export const sendDb: Handler<Extract<Action, { type: 'send-db' }>> = async (ctx, state, step, a) => {
   const t0 = Date.now();
+  const inFlight = state.copies.get(a.localPath);
+  const firstFile = inFlight ? await inFlight.firstFile : undefined;
+  let copy: { sha256: string; bytes: number } | undefined;
+  if (!firstFile) copy = await completeCopy(ctx, step, a, inFlight?.done);
+  const fromFile = () => createReadStream(a.localPath, { highWaterMark: 1 << 20 });
   const out = await onEvery(
     a.to.map((t) => t.node),
     async (n) => {
       const dst = a.to.find((t) => t.node === n)!.path;
-      if ((await ctx.script(n, step, sentDbCheckScript(dst, sha), 120, 'check the copy of the db')) === 'already') return 'already';
-      const r = await ctx.sh(n, step, receiveDbScript(dst, sha), 3600, () => createReadStream(a.localPath, { highWaterMark: 1 << 20 }));
-      const word = statusWord(r);
-      if (r.code !== 0) throw new ApplyError(`${n}: receiving the db failed: ${(r.stderr.trim().split('\n').pop() ?? '').trim() || `exit ${r.code ?? r.signal}`}`, `check the room and the disk beside ${dst} on ${n}, then \`etcd-dr resume ${ctx.plan.runId}\``);
-      return word || 'done';
+      const receive = async (source: () => NodeJS.ReadableStream) => {
+        const r = await ctx.sh(n, step, receiveDbScript(dst), 3600, source);
+        const got = received(r);
+        if (r.code !== 0 || !got) {
+          throw new ApplyError(`${n}: receiving the db failed: ${lastLine(r.stderr) || `exit ${r.code ?? r.signal}`}`, `check the room and the disk beside ${dst} on ${n}, then \`etcd-dr resume ${ctx.plan.runId}\``);
+        }
+        return got;
+      };
+      let got: { sha256: string; bytes: number } | undefined;
+      if (copy) {
+        if ((await ctx.script(n, step, sentDbCheckScript(dst, copy.sha256), 120, 'check the copy of the db')) === 'already') return 'already';
+      } else {
+        // follow the copy the bastion is writing; a follow that fails is made good below, from the complete copy
+        const followed = await receive(() => followCopy(state, a.localPath, firstFile!)).catch(() => undefined);
+        copy = await copyFailure(inFlight!.done);
+        got = followed;
+      }
+      const want = copy!;
+      if (!got || got.sha256 !== want.sha256 || got.bytes !== want.bytes) got = await receive(fromFile);
+      if (got.sha256 !== want.sha256 || got.bytes !== want.bytes) {
+        throw new ApplyError(`${n}: the copy of the db received there has sha256 ${got.sha256} (${got.bytes} bytes), the bastion's copy ${want.sha256} (${want.bytes} bytes)`, `check the disk beside ${dst} on ${n}, then \`etcd-dr resume ${ctx.plan.runId}\``);
+      }
+      return ctx.script(n, step, commitDbScript(dst, want.bytes), 120, 'put the copy of the db in place');
     },
   );
-  return { ...out, data: { ...out.data, sha256: sha, ms: Date.now() - t0 } };
+  return { ...out, data: { ...out.data, sha256: copy?.sha256, bytes: copy?.bytes, followed: Boolean(firstFile), ms: Date.now() - t0 } };
 };
+
+/** The file the bastion's copy writes now (a retried download writes a new one), followed as it grows. */
+function followCopy(state: RunState, localPath: string, first: GrowingFile): NodeJS.ReadableStream {
+  return readGrowing(state.copies.get(localPath)?.file ?? first);
+}
+
+/**
+ * The bastion's complete copy when none is being made: the one this process's copy ended with, the one an
+ * earlier process of the run made, or one made now (a run resumed before its copy ended).
+ */
+async function completeCopy(ctx: StepContext, step: Step, a: Extract<Action, { type: 'send-db' }>, done: Promise<DbCopy> | undefined): Promise<{ sha256: string; bytes: number }> {
+  if (done) return copyFailure(done);
+  if (!a.from) {
+    // a plan made before send-db named the db it copies
+    const f = `${a.localPath}.sha256`;
+    const sha = existsSync(f) ? (readFileSync(f, 'utf8').split(' ')[0] ?? '') : '';
+    if (!/^[0-9a-f]{64}$/.test(sha) || !existsSync(a.localPath)) {
+      throw new ApplyError(`the bastion's copy ${a.localPath} or its sha256 is missing`, 'the backup step makes it; resume the run so it runs again');
+    }
+    return { sha256: sha, bytes: statSync(a.localPath).size };
+  }
+  return copyFailure(copyOnBastion(ctx, step, a.from.node, a.from.remoteDb, a.localPath));
+}
+
+function lastLine(text: string): string {
+  return (text.trim().split('\n').pop() ?? '').trim();
+}
 
 export const restoreAll: Handler<Extract<Action, { type: 'restore-all' }>> = (ctx, _state, step, a) => {
   const { members, type: _t, ...flags } = a;
