@@ -357,6 +357,17 @@ export function fileSizeScript(path: string): string {
   return `stat -L -c %s -- ${q(path)}`;
 }
 
+/**
+ * `db_sha256`: the sha256 of stdin in hex. OpenSSL's digest where it works (it uses the CPU's SHA
+ * instructions: about 4 times less CPU than coreutils' sha256sum for a db of gigabytes, on a node
+ * whose etcd and kube-apiserver share that CPU), else sha256sum. Tried on one byte first, so an openssl
+ * that refuses the digest never cuts the stream it would hash.
+ */
+const DB_SHA256 = [
+  'db_sha256() { sha256sum | cut -d" " -f1; }',
+  'if printf x | openssl dgst -sha256 -r >/dev/null 2>&1; then db_sha256() { openssl dgst -sha256 -r | cut -d" " -f1; }; fi',
+].join('\n');
+
 /** Moves the file in shell variable f aside to a name of its own (`<f>.mismatch.<time>[.<k>]`), never over another. */
 const MOVE_MISMATCH_ASIDE = 'm="$f.mismatch.$(date +%s)"; k=0; while [ -e "$m" ]; do k=$((k + 1)); m="$f.mismatch.$(date +%s).$k"; done; mv "$f" "$m"';
 
@@ -369,7 +380,8 @@ export function sentDbCheckScript(dst: string, sha256: string): string {
     HEAD,
     `f=${q(dst)}`,
     'if [ ! -e "$f" ]; then echo etcd-dr:missing; exit 0; fi',
-    `if [ "$(sha256sum "$f" | cut -d" " -f1)" = ${q(sha256)} ]; then echo etcd-dr:already; exit 0; fi`,
+    DB_SHA256,
+    `if [ "$(db_sha256 < "$f")" = ${q(sha256)} ]; then echo etcd-dr:already; exit 0; fi`,
     MOVE_MISMATCH_ASIDE,
     'echo etcd-dr:missing',
   ].join('\n');
@@ -389,7 +401,8 @@ export function receiveDbScript(dst: string): string {
     'umask 077',
     `part=${q(`${dst}.part`)}`,
     'mkdir -p "$(dirname "$part")"',
-    'got=$(tee "$part" | sha256sum | cut -d" " -f1)',
+    DB_SHA256,
+    'got=$(tee "$part" | db_sha256)',
     'size=$(stat -c %s "$part") || exit 1',
     'sync "$part" 2>/dev/null || true',
     'echo "etcd-dr:received $got $size"',

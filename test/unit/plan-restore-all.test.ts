@@ -184,6 +184,28 @@ describe('the copy scripts', () => {
   });
 });
 
+describe('the hash a member takes of its copy', () => {
+  const body = Buffer.from('x'.repeat(100000) + 'the db bytes\n');
+  const sha = createHash('sha256').update(body).digest('hex');
+  const shim = (script: string) => {
+    const bin = mkdtempSync(join(tmpdir(), 'etcd-dr-bin-'));
+    writeFileSync(join(bin, 'openssl'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return `${bin}:${process.env['PATH']}`;
+  };
+  it.each([
+    ['OpenSSL\'s digest', process.env['PATH']!],
+    ['sha256sum where openssl refuses the digest', shim('cat >/dev/null; echo "dgst: unsupported" >&2; exit 1')],
+    ['sha256sum where openssl dies without reading', shim('exit 1')],
+  ])('%s: the same sha256 and size, and the whole copy written', (_name, PATH) => {
+    const dst = join(mkdtempSync(join(tmpdir(), 'etcd-dr-recv-')), 'db');
+    const r = spawnSync('sh', ['-c', receiveDbScript(dst)], { input: body, encoding: 'utf8', env: { ...process.env, PATH } });
+    expect(r.stdout.trim()).toBe(`etcd-dr:received ${sha} ${body.length}`);
+    expect(readFileSync(`${dst}.part`)).toEqual(body);
+    writeFileSync(dst, body);
+    expect(spawnSync('sh', ['-c', sentDbCheckScript(dst, sha)], { encoding: 'utf8', env: { ...process.env, PATH } }).stdout.trim()).toBe('etcd-dr:already');
+  });
+});
+
 describe('resume --exclude on a restore-all run', () => {
   it('is bad input until the run has gone on as rejoin (its fallback), then applies as on any rejoin run', () => {
     const p = plan(stopped(), { strategy: 'restore-all' });
