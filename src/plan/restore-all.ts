@@ -123,7 +123,9 @@ export function planRestoreAll(ctx: PlanContext, intent: RecoverIntent): Plan {
   const base = planRecover(ctx, { ...intent, strategy: 'rejoin', backupBeforeRestore: false });
   const cut = base.steps.findIndex((s) => s.action.type === 'backup-db');
   const backup = base.steps[cut]!.action as Extract<Step['action'], { type: 'backup-db' }>;
-  const pre = base.steps.slice(0, cut + 1);
+  const pre = base.steps.slice(0, cut + 1).map((s, i) =>
+    i === cut ? { ...s, why: 'a copy of the only data that matters, on the bastion, and the source every other member restores from: the next step sends it on to them as it is written' } : s,
+  );
   const rest = base.steps.slice(cut + 1);
   const spec = (name: string) => inventory.nodes.find((s) => s.name === name)!;
   const members = base.finalMembers.map(spec);
