@@ -2,7 +2,8 @@
  * The link rates for the cost model, measured by this bastion's earlier runs of the cluster (the newest
  * 50 runs of the state dir, newest first):
  * - the bastion ⇄ node link: the newest db copy to the bastion (at least 1 MiB, so the figure is not all
- *   round trips);
+ *   round trips); for a restore-all run whose sends followed its copy in, the bytes sent out over the
+ *   time the sends took (they share the bastion with the copy in, whose own time they stretch);
  * - the peer link between nodes: the newest rejoin whose learners caught up on a db of at least 256 MiB,
  *   the db size over the time its promote steps took (each starts as its learner starts, and ends once
  *   the learner has taken the leader's snapshot; a smaller db's catch-up is mostly fixed costs).
@@ -17,7 +18,7 @@ const MIN_CATCH_UP_BYTES = 256 * 1048576;
 
 interface SavedPlan {
   inventory?: { cluster?: string };
-  steps?: { id?: string; action?: { type?: string } }[];
+  steps?: { id?: string; action?: { type?: string; to?: unknown[] } }[];
   strategy?: { estimate?: { inputs?: { dbBytes?: number } } };
 }
 
@@ -29,10 +30,21 @@ interface Line {
   ms?: number;
   outcome?: string;
   stdout?: string;
+  data?: { followed?: boolean; bytes?: number };
 }
 
 export function linkRateFromRuns(stateDir: string, cluster?: string): LinkRate | undefined {
-  return newest(stateDir, cluster, '"download ', (id, _plan, lines) => {
+  return newest(stateDir, cluster, ['"download ', '"followed":true'], (id, plan, lines) => {
+    for (const e of lines) {
+      if (e.event !== 'step-done' || e.data?.followed !== true || !e.ms) continue;
+      const sends = plan.steps?.find((s) => s.id === e.step)?.action?.to?.length ?? 0;
+      const bytes = e.data.bytes ?? 0;
+      if (!sends || !(bytes >= MIN_BYTES)) continue;
+      return {
+        bytesPerSec: Math.round(((sends * bytes) / e.ms) * 1000),
+        from: `measured: ${sends} send${sends > 1 ? 's' : ''} of ${(bytes / 1048576).toFixed(0)} MiB alongside the copy in, in ${(e.ms / 1000).toFixed(1)} s by run ${id}`,
+      };
+    }
     for (const e of [...lines].reverse()) {
       if (e.event !== 'command' || !e.command?.startsWith('download ')) continue;
       const bytes = Number(/^(\d+) bytes/.exec(e.stdout ?? '')?.[1]);
@@ -44,7 +56,7 @@ export function linkRateFromRuns(stateDir: string, cluster?: string): LinkRate |
 }
 
 export function peerRateFromRuns(stateDir: string, cluster?: string): LinkRate | undefined {
-  return newest(stateDir, cluster, '"step-done"', (id, plan, lines) => {
+  return newest(stateDir, cluster, ['"step-done"'], (id, plan, lines) => {
     const db = plan.strategy?.estimate?.inputs?.dbBytes;
     if (!(typeof db === 'number' && db >= MIN_CATCH_UP_BYTES)) return undefined;
     const promotes = new Set((plan.steps ?? []).filter((s) => s.action?.type === 'promote').map((s) => s.id));
@@ -59,25 +71,25 @@ export function peerRateFromRuns(stateDir: string, cluster?: string): LinkRate |
   });
 }
 
-function newest(stateDir: string, cluster: string | undefined, needle: string, measure: (id: string, plan: SavedPlan, lines: Line[]) => LinkRate | undefined): LinkRate | undefined {
+function newest(stateDir: string, cluster: string | undefined, needles: string[], measure: (id: string, plan: SavedPlan, lines: Line[]) => LinkRate | undefined): LinkRate | undefined {
   for (const id of listRuns(stateDir).reverse().slice(0, 50)) {
     const dir = join(runsRoot(stateDir), id);
     const j = join(dir, 'journal.jsonl');
     if (!existsSync(j)) continue;
     const plan = planOf(join(dir, 'plan.json'));
     if (cluster !== undefined && plan?.inventory?.cluster !== cluster) continue;
-    const found = measure(id, plan ?? {}, linesOf(j, needle));
+    const found = measure(id, plan ?? {}, linesOf(j, needles));
     if (found) return found;
   }
   return undefined;
 }
 
-/** the journal's lines that contain `needle` (only those are parsed: a journal can be long) */
-function linesOf(path: string, needle: string): Line[] {
+/** the journal's lines that contain one of `needles` (only those are parsed: a journal can be long) */
+function linesOf(path: string, needles: string[]): Line[] {
   return readFileSync(path, 'utf8')
     .split('\n')
     .flatMap((line) => {
-      if (!line.includes(needle)) return [];
+      if (!needles.some((n) => line.includes(n))) return [];
       try {
         return [JSON.parse(line) as Line];
       } catch {
@@ -92,4 +104,11 @@ function planOf(path: string): SavedPlan | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Both rates this bastion's earlier runs of `cluster` measured, as a plan context takes them. */
+export function measuredRates(stateDir: string, cluster: string): { link?: LinkRate; peer?: LinkRate } {
+  const link = linkRateFromRuns(stateDir, cluster);
+  const peer = peerRateFromRuns(stateDir, cluster);
+  return { ...(link ? { link } : {}), ...(peer ? { peer } : {}) };
 }

@@ -4,6 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { measuredRates } from '../apply/link-rate.js';
 import { RunDir, writePrivateFile } from '../apply/rundir.js';
 import { newRunId } from '../plan/run-id.js';
 import { runDrill, type DrillReport } from '../drill/drill.js';
@@ -68,6 +69,7 @@ async function drill(
         holder: holderOf(),
         lockFile: PLAN_DEFAULTS.lockFile,
         backupDir: join(stateDir, 'backups'),
+        ...measuredRates(stateDir, s.inventory.cluster.name),
         gather: () => gather(s),
         confirm: async (plan) => {
           if (ctx.json) {

@@ -4,7 +4,7 @@ import { warnBastionRoom } from '../apply/bastion-room.js';
 import { checkNames } from '../apply/check-names.js';
 import { endedRun, RunDir } from '../apply/rundir.js';
 import { newRunId, RUN_ID_RE } from '../plan/run-id.js';
-import { linkRateFromRuns, peerRateFromRuns } from '../apply/link-rate.js';
+import { measuredRates } from '../apply/link-rate.js';
 import { gather } from '../apply/session.js';
 import type { PlanFormat } from '../plan/render.js';
 import { planRecovery } from '../plan/restore-all.js';
@@ -74,14 +74,11 @@ async function makePlan(ctx: CliContext, s: Session, args: RecoverArgs, runId: s
     backupDir: args['backup-dir'] ? `${args['backup-dir']}` : `${stateDir}/backups`,
     ...(args.strategy ? { strategy: args.strategy } : {}),
   };
-  const link = linkRateFromRuns(stateDir, s.inventory.cluster.name);
-  const peer = peerRateFromRuns(stateDir, s.inventory.cluster.name);
   const plan = planRecovery(
     {
       inventory: s.inventory, facts, runId, now: new Date(), toolVersion: toolVersion(), lockFile: PLAN_DEFAULTS.lockFile, holder: holderOf(), runEnded: (id) => endedRun(stateDir, id),
       runHere: (id) => RUN_ID_RE.test(id) && new RunDir(stateDir, id).exists(),
-      ...(link ? { link } : {}),
-      ...(peer ? { peer } : {}),
+      ...measuredRates(stateDir, s.inventory.cluster.name),
     },
     intent,
   );

@@ -147,7 +147,7 @@ export async function runDrill(d: DrillDeps, o: DrillOptions): Promise<DrillRepo
     // a powered-off node whose connection is not yet seen as gone loses it during the probe: gather reports it unreachable
     const facts = await d.gather();
     plan = planRecovery(
-      { inventory: inv, facts, runId: d.runId, now: new Date(), toolVersion: d.toolVersion, lockFile: d.lockFile, holder: d.holder },
+      { inventory: inv, facts, runId: d.runId, now: new Date(), toolVersion: d.toolVersion, lockFile: d.lockFile, holder: d.holder, ...(d.link ? { link: d.link } : {}), ...(d.peer ? { peer: d.peer } : {}) },
       {
         kind: 'recover', exclude: excluded, learner: true, force: false, localBackup: true, backupDir: d.backupDir,
         ...(o.survivor ? { survivor: o.survivor } : {}), ...(o.strategy ? { strategy: o.strategy } : {}),

@@ -3,6 +3,7 @@ import type { RunResult } from '../apply/executor.js';
 import type { RunDir } from '../apply/rundir.js';
 import type { ClusterFacts } from '../facts/types.js';
 import type { Inventory } from '../inventory/types.js';
+import type { LinkRate } from '../plan/cost.js';
 import type { Plan, RecoverStrategy } from '../plan/types.js';
 import type { Transport } from '../ssh/transport.js';
 import type { AckedWrite } from './acked.js';
@@ -73,6 +74,9 @@ export interface DrillDeps {
   holder: string;
   lockFile: string;
   backupDir: string;
+  /** the link rates earlier runs of this bastion measured, for the plan's cost model */
+  link?: LinkRate;
+  peer?: LinkRate;
   /** gathers facts (with host-key refusals) */
   gather: () => Promise<ClusterFacts>;
   /** shows the plan and asks (or accepts --yes) */

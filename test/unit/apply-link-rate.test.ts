@@ -20,6 +20,8 @@ describe('link rates measured by earlier runs', () => {
     promotes?: readonly (readonly [number, string])[];
     /** a copy to the bastion: MiB, ms */
     copy?: readonly [number, number];
+    /** restore-all's send step: members sent to, MiB, ms, whether it followed the copy in */
+    send?: readonly [number, number, number, boolean];
   }
 
   /** A run dir as a recovery leaves it: its plan (steps, the estimate's inputs) and its journal. */
@@ -31,7 +33,11 @@ describe('link rates measured by earlier runs', () => {
       r.planPath,
       JSON.stringify({
         inventory: { cluster: o.cluster ?? 'main' },
-        steps: [{ id: '01-backup-etcd1', action: { type: 'backup-db' } }, ...promotes.map((p) => ({ id: p, action: { type: 'promote' } }))],
+        steps: [
+          { id: '01-backup-etcd1', action: { type: 'backup-db' } },
+          ...(o.send ? [{ id: '02-send-db', action: { type: 'send-db', to: Array.from({ length: o.send[0] }, (_, k) => ({ node: `etcd${k + 2}`, path: '/x' })) } }] : []),
+          ...promotes.map((p) => ({ id: p, action: { type: 'promote' } })),
+        ],
         ...(o.dbMiB ? { strategy: { name: 'rejoin', chosenBy: 'default', estimate: { inputs: { dbBytes: o.dbMiB * MiB } } } } : {}),
       }),
     );
@@ -39,6 +45,11 @@ describe('link rates measured by earlier runs', () => {
     if (o.copy) {
       const [mib, ms] = o.copy;
       r.append({ event: 'command', step: '01-backup-etcd1', node: 'etcd1', command: 'download /var/lib/etcd/member/snap/db', code: 0, signal: null, ms, timedOut: false, stdout: `${mib * MiB} bytes sha256 00`, stderr: '' });
+    }
+    if (o.send) {
+      const [, mib, ms, followed] = o.send;
+      r.append({ event: 'step-start', step: '02-send-db' });
+      r.append({ event: 'step-done', step: '02-send-db', ms, outcome: 'done', data: { sha256: '00', bytes: mib * MiB, followed, ms } });
     }
     (o.promotes ?? []).forEach(([ms, outcome], i) => {
       r.append({ event: 'step-start', step: promotes[i]! });
@@ -61,6 +72,17 @@ describe('link rates measured by earlier runs', () => {
     const got = peerRateFromRuns(state, cluster);
     expect(got?.bytesPerSec).toBe(bytesPerSec);
     if (from) expect(got!.from).toMatch(from);
+  });
+
+  it.each([
+    ['restore-all whose 2 sends of 1000 MiB followed the copy in: the bytes sent out over their time', [1000, 20000] as const, [2, 1000, 10000, true] as const, 200 * MiB, /^measured: 2 sends of 1000 MiB alongside the copy in, in 10\.0 s by run /],
+    ['restore-all resumed, its send from the complete copy: the copy counts', [1000, 5000] as const, [2, 1000, 4000, false] as const, 200 * MiB, /^measured: 1000 MiB copied in 5\.0 s/],
+    ['restore-all of a small db: the copy in counts, as on any run', [500, 2500] as const, [2, 0.5, 100, true] as const, 200 * MiB, /^measured: 500 MiB copied/],
+  ])('bastion link: %s', (_what, copy, send, bytesPerSec, from) => {
+    run('20261206T010000Z-0000', { copy, send });
+    const got = linkRateFromRuns(state, 'main');
+    expect(got?.bytesPerSec).toBe(bytesPerSec);
+    expect(got!.from).toMatch(from);
   });
 
   it('bastion link: the newest copy of at least 1 MiB, not the catch-ups', () => {
