@@ -78,7 +78,9 @@ export function readGrowing(f: GrowingFile, chunkBytes = 1 << 20): Readable {
     // read `state` before `written`: a writer marks a file complete only after its last write counted
     const complete = f.state === 'complete';
     const left = f.written - pos;
-    if (left > 0) {
+    // whole chunks while the writer is at work: a reader woken by each of its small writes would read
+    // (and send on) a few KiB at a time, at a cost per read
+    if (left >= chunkBytes || (left > 0 && complete)) {
       busy = true;
       const buf = Buffer.allocUnsafe(Math.min(left, chunkBytes));
       read(fd, buf, 0, buf.length, pos, (err, n) => {
@@ -94,7 +96,7 @@ export function readGrowing(f: GrowingFile, chunkBytes = 1 << 20): Readable {
       stream.push(null);
       return;
     }
-    // caught up with the writer: wait for its next change
+    // caught up with the writer (or less than a chunk ahead of it): wait for its next change
     if (unwatch) return;
     unwatch = f.watch(() => {
       unwatch?.();
