@@ -110,7 +110,7 @@ async function copyDb(ctx: StepContext, c: NodeConnection, step: Step, remoteDb:
  * file was complete, and the file still hashing to it. The db it came from is the one kept aside on the
  * node under this run's id, which nothing changes.
  */
-async function completeCopy(localPath: string): Promise<{ bytes: number; sha256: string } | undefined> {
+export async function completeCopy(localPath: string): Promise<{ bytes: number; sha256: string } | undefined> {
   const shaFile = `${localPath}.sha256`;
   if (!existsSync(localPath) || !existsSync(shaFile)) return undefined;
   const recorded = readFileSync(shaFile, 'utf8').split(' ')[0] ?? '';

@@ -4,7 +4,7 @@
  * acts, so a resumed run repeats it safely; nothing is deleted. When one of them fails, the run falls back
  * (see rollback.ts).
  */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { commitDbScript, receiveDbScript, restoreScript, RESTORE_TIMEOUT_S, sentDbCheckScript, startScript } from '../../plan/scripts.js';
 import type { Action, Step } from '../../plan/types.js';
 import type { ExecResult } from '../../ssh/types.js';
@@ -12,7 +12,7 @@ import { ApplyError } from '../../util/errors.js';
 import { readGrowing, type GrowingFile } from '../../util/growing-file.js';
 import type { DbCopy, RunState } from '../run-state.js';
 import type { Handler, StepContext } from '../step-context.js';
-import { copyFailure, copyOnBastion } from './backup.js';
+import { completeCopy, copyFailure, copyOnBastion } from './backup.js';
 import { keyCount, onEvery, waitServes } from './common.js';
 
 /** What a member wrote and hashed (receiveDbScript's last line). */
@@ -33,7 +33,7 @@ export const sendDb: Handler<Extract<Action, { type: 'send-db' }>> = async (ctx,
   const inFlight = state.copies.get(a.localPath);
   const firstFile = inFlight ? await inFlight.firstFile : undefined;
   let copy: { sha256: string; bytes: number } | undefined;
-  if (!firstFile) copy = await completeCopy(ctx, step, a, inFlight?.done);
+  if (!firstFile) copy = await bastionCopy(ctx, step, a, inFlight?.done);
   const fromFile = () => createReadStream(a.localPath, { highWaterMark: 1 << 20 });
   const out = await onEvery(
     a.to.map((t) => t.node),
@@ -76,16 +76,13 @@ function followCopy(state: RunState, localPath: string, first: GrowingFile): Nod
  * The bastion's complete copy when none is being made: the one this process's copy ended with, the one an
  * earlier process of the run made, or one made now (a run resumed before its copy ended).
  */
-async function completeCopy(ctx: StepContext, step: Step, a: Extract<Action, { type: 'send-db' }>, done: Promise<DbCopy> | undefined): Promise<{ sha256: string; bytes: number }> {
+async function bastionCopy(ctx: StepContext, step: Step, a: Extract<Action, { type: 'send-db' }>, done: Promise<DbCopy> | undefined): Promise<{ sha256: string; bytes: number }> {
   if (done) return copyFailure(done);
   if (!a.from) {
-    // a plan made before send-db named the db it copies
-    const f = `${a.localPath}.sha256`;
-    const sha = existsSync(f) ? (readFileSync(f, 'utf8').split(' ')[0] ?? '') : '';
-    if (!/^[0-9a-f]{64}$/.test(sha) || !existsSync(a.localPath)) {
-      throw new ApplyError(`the bastion's copy ${a.localPath} or its sha256 is missing`, 'the backup step makes it; resume the run so it runs again');
-    }
-    return { sha256: sha, bytes: statSync(a.localPath).size };
+    // a plan made before send-db named the db it copies: only the copy on the bastion will do
+    const earlier = await completeCopy(a.localPath);
+    if (!earlier) throw new ApplyError(`the bastion's copy ${a.localPath} or its sha256 is missing`, 'the backup step makes it; resume the run so it runs again');
+    return earlier;
   }
   return copyFailure(copyOnBastion(ctx, step, a.from.node, a.from.remoteDb, a.localPath));
 }
